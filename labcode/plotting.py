@@ -1,0 +1,183 @@
+"""Figuras compartidas por todos los capítulos (un único sitio).
+
+Todas las funciones devuelven la figura o los ejes de Matplotlib para que el
+capítulo pueda retocarlos; ninguna llama a ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: Mapa de colores por defecto para pesos de atención (perceptualmente uniforme).
+ATTENTION_CMAP = "viridis"
+
+
+def use_book_style() -> None:
+    """Estilo común de las figuras del libro (tamaño, rejilla, resolución)."""
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 4.0),
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "axes.grid": False,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "figure.constrained_layout.use": True,
+        }
+    )
+
+
+def _as_2d(weights) -> np.ndarray:
+    arr = np.asarray(weights, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"se esperaba una matriz 2D (n_q, n_k); se recibió la forma {arr.shape}."
+        )
+    return arr
+
+
+def attention_heatmap(
+    weights,
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    annotate: bool | None = None,
+    fmt: str = ".2f",
+    cmap: str = ATTENTION_CMAP,
+    vmin: float | None = 0.0,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    xlabel: str = "clave (key)",
+    ylabel: str = "consulta (query)",
+) -> plt.Axes:
+    """Mapa de calor de una matriz de atención (filas = consultas, columnas = claves).
+
+    Parameters
+    ----------
+    weights:
+        Matriz ``(n_q, n_k)`` (NumPy o tensor de PyTorch).
+    x_labels, y_labels:
+        Etiquetas de claves y consultas (por defecto ``y_labels = x_labels``).
+    annotate:
+        Escribe el valor en cada celda. Por defecto, sólo si la matriz es
+        pequeña (≤ 12 × 12).
+    """
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().numpy()
+    w = _as_2d(weights)
+    n_q, n_k = w.shape
+    if x_labels is not None and len(x_labels) != n_k:
+        raise ValueError(f"x_labels tiene {len(x_labels)} etiquetas; se esperaban {n_k}.")
+    if y_labels is None and x_labels is not None and n_q == n_k:
+        y_labels = x_labels
+    if y_labels is not None and len(y_labels) != n_q:
+        raise ValueError(f"y_labels tiene {len(y_labels)} etiquetas; se esperaban {n_q}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * n_k + 2.2, 0.5 * n_q + 1.4))
+    im = ax.imshow(w, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    if x_labels is not None:
+        ax.set_xticks(range(n_k), x_labels, rotation=45, ha="right")
+    if y_labels is not None:
+        ax.set_yticks(range(n_q), y_labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if annotate is None:
+        annotate = n_q <= 12 and n_k <= 12
+    if annotate:
+        lo, hi = im.get_clim()
+        mid = lo + 0.5 * (hi - lo)
+        for i in range(n_q):
+            for j in range(n_k):
+                ax.text(
+                    j,
+                    i,
+                    format(w[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if w[i, j] > mid else "white",
+                )
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def heads_grid(
+    weights,
+    labels: Sequence[str] | None = None,
+    ncols: int = 4,
+    titles: Sequence[str] | None = None,
+    annotate: bool = False,
+    suptitle: str | None = None,
+) -> plt.Figure:
+    """Todas las cabezas de una capa, lado a lado.
+
+    ``weights`` tiene forma ``(num_heads, n_q, n_k)``.
+    """
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().numpy()
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 3:
+        raise ValueError(
+            f"se esperaba un array (num_heads, n_q, n_k); se recibió la forma {w.shape}."
+        )
+    h = w.shape[0]
+    ncols = max(1, min(ncols, h))
+    nrows = int(np.ceil(h / ncols))
+    side = 2.2 if labels is None else 0.32 * len(labels) + 1.6
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, side * nrows), squeeze=False)
+    for idx, ax in enumerate(axes.flat):
+        if idx >= h:
+            ax.axis("off")
+            continue
+        attention_heatmap(
+            w[idx],
+            x_labels=labels,
+            ax=ax,
+            annotate=annotate,
+            colorbar=False,
+            vmax=1.0,
+            title=titles[idx] if titles else f"cabeza {idx}",
+            xlabel="",
+            ylabel="",
+        )
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def matrix_heatmap(
+    matrix,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    cmap: str = "RdBu_r",
+    symmetric: bool = True,
+) -> plt.Axes:
+    """Mapa de calor de una matriz cualquiera (tabla posicional, pesos...)."""
+    if hasattr(matrix, "detach"):
+        matrix = matrix.detach().cpu().numpy()
+    m = _as_2d(matrix)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    if symmetric:
+        lim = float(np.abs(m).max()) or 1.0
+        im = ax.imshow(m, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
+    else:
+        im = ax.imshow(m, cmap=cmap, aspect="auto")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return ax

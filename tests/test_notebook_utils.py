@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import labcode
+from labcode import notebook
+
+
+def test_lazy_submodules_and_unknown_attribute():
+    import importlib
+
+    assert labcode.config is importlib.import_module("labcode.config")
+    assert labcode.__version__ == "0.1.0"
+    with pytest.raises(AttributeError, match="no_existe"):
+        labcode.no_existe  # noqa: B018
+
+
+def test_set_seed_makes_numpy_and_torch_reproducible():
+    import torch
+
+    notebook.set_seed(3)
+    a, ta = np.random.rand(3), torch.rand(3)
+    notebook.set_seed(3)
+    b, tb = np.random.rand(3), torch.rand(3)
+    assert np.array_equal(a, b) and torch.equal(ta, tb)
+
+
+def test_timer_measures_elapsed_time():
+    with notebook.timer() as t:
+        time.sleep(0.02)
+    assert 0.015 < t["s"] < 1.0
+
+
+def test_progress_iterates_everything(monkeypatch):
+    monkeypatch.setenv("LABCODE_BUILD", "1")
+    assert list(notebook.progress(range(5), desc="x")) == [0, 1, 2, 3, 4]
+
+
+def test_glue_outside_a_kernel_does_not_fail():
+    # Fuera de un núcleo de Jupyter, glue no debe romper el código del lector.
+    notebook.glue("prueba", 1.5)
+
+
+def test_environment_summary_names_versions():
+    info = notebook.environment_summary()
+    assert info["numpy"] == np.__version__
+    assert "torch" in info and int(info["cpus"]) >= 1
