@@ -6,6 +6,14 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
   ``SelfAttentionNumPy`` y ``MultiHeadAttentionNumPy`` en NumPy puro.
 - :mod:`labcode.positional`: codificación posicional sinusoidal y aprendida.
 - :mod:`labcode.rnn`: la línea base recurrente (LSTM) con la que se compara.
+- :mod:`labcode.blocks`: bloques encoder y decoder en PyTorch.
+- :mod:`labcode.model`: ``TransformerModel``, el Transformer encoder-decoder completo.
+- :mod:`labcode.seq2seq_data`: la tarea de secuencia a secuencia (fechas) del capítulo 5.
+- :mod:`labcode.gpt` y :mod:`labcode.bert`: GPT-2 y BERT desde cero, cargables desde Hugging Face.
+- :mod:`labcode.tokenization`: WordPiece frente a BPE a nivel de bytes.
+- :mod:`labcode.quijote`: el mini-GPT «cervantino» entrenado con *Don Quijote*.
+- :mod:`labcode.pretrained`: perfiles, modelos preentrenados, datos SST-2 y dispositivo.
+- :mod:`labcode.llama`: un decoder moderno (RMSNorm, RoPE, SwiGLU, GQA) desde cero.
 - :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
 - :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
 - :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
@@ -35,6 +43,9 @@ _SUBMODULES = {
     "bert",
     "tokenization",
     "quijote",
+    "seq2seq_data",
+    "pretrained",
+    "llama",
 }
 
 

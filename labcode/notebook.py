@@ -61,7 +61,11 @@ def progress(iterable: Iterable | None = None, **kwargs) -> Iterator:
     Durante la construcción del libro (``LABCODE_BUILD=1``) se desactiva para no
     llenar las páginas de barras a medio dibujar.
     """
-    from tqdm.auto import tqdm
+    try:  # barra de widget en Jupyter si ipywidgets está disponible
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - sin ipywidgets, barra de texto
+        from tqdm import tqdm
 
     kwargs.setdefault("disable", os.environ.get("LABCODE_BUILD") == "1")
     kwargs.setdefault("leave", False)

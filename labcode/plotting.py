@@ -181,3 +181,125 @@ def matrix_heatmap(
         ax.set_title(title)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
+
+
+def mask_heatmap(
+    mask,
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "clave (key)",
+    ylabel: str = "consulta (query)",
+) -> plt.Axes:
+    """Máscara booleana ``(n_q, n_k)``: celdas oscuras = puede atender (``True``).
+
+    Cada celda prohibida (``False``) lleva además una «×» para que la figura se
+    entienda también en blanco y negro.
+    """
+    if hasattr(mask, "detach"):
+        mask = mask.detach().cpu().numpy()
+    m = np.asarray(mask)
+    if m.ndim != 2 or m.dtype != bool:
+        raise ValueError(
+            "mask_heatmap: se esperaba una máscara booleana 2D (n_q, n_k); se recibió "
+            f"forma {m.shape} y dtype {m.dtype}."
+        )
+    n_q, n_k = m.shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.4 * n_k + 1.6, 0.4 * n_q + 1.2))
+    ax.imshow(m, cmap="Blues", vmin=-0.3, vmax=1.0, aspect="equal")
+    for i, j in zip(*np.nonzero(~m), strict=True):
+        ax.text(j, i, "×", ha="center", va="center", fontsize=8, color="0.45")
+    if x_labels is not None:
+        ax.set_xticks(range(n_k), x_labels, rotation=45, ha="right")
+    if y_labels is None and x_labels is not None and n_q == n_k:
+        y_labels = x_labels
+    if y_labels is not None:
+        ax.set_yticks(range(n_q), y_labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def grouped_barh(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "",
+    annotate: bool = True,
+    fmt: str = "{:g}",
+) -> plt.Axes:
+    """Barras horizontales agrupadas: una fila por etiqueta, una barra por serie.
+
+    Parameters
+    ----------
+    labels:
+        Etiquetas de las filas (de arriba abajo).
+    series:
+        ``{nombre de la serie: valores}``, cada uno con ``len(labels)`` valores.
+    annotate:
+        Escribe el valor al final de cada barra.
+    """
+    n = len(labels)
+    for name, values in series.items():
+        if len(values) != n:
+            raise ValueError(
+                f"grouped_barh: la serie {name!r} tiene {len(values)} valores; "
+                f"se esperaban {n} (uno por etiqueta)."
+            )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.3 * n * max(1, len(series)) + 1.2))
+    k = max(1, len(series))
+    height = 0.8 / k
+    y = np.arange(n)
+    for idx, (name, values) in enumerate(series.items()):
+        pos = y - 0.4 + height * (idx + 0.5)
+        bars = ax.barh(pos, values, height=height * 0.95, label=name,
+                       hatch=[None, "//", "..", "xx"][idx % 4])
+        if annotate:
+            for bar, v in zip(bars, values, strict=True):
+                ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + fmt.format(v),
+                        va="center", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def loss_curves(
+    steps: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "paso de entrenamiento",
+    ylabel: str = "pérdida (entropía cruzada)",
+) -> plt.Axes:
+    """Curvas de pérdida (entrenamiento, validación...) frente al paso.
+
+    ``curves`` es ``{nombre: valores}``, cada uno con ``len(steps)`` valores. Cada
+    curva usa un marcador distinto para leerse también en blanco y negro.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    markers = ["o", "s", "^", "D"]
+    for idx, (name, values) in enumerate(curves.items()):
+        if len(values) != len(steps):
+            raise ValueError(
+                f"loss_curves: la curva {name!r} tiene {len(values)} valores; "
+                f"se esperaban {len(steps)}."
+            )
+        ax.plot(steps, values, marker=markers[idx % 4], markersize=4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -66,7 +66,7 @@ def html(page: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def executed_notebook(page: str):
     """El cuaderno ejecutado (``nbformat``) de una página, desde jupyter-cache."""
     from jupyter_cache import get_cache
