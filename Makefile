@@ -21,13 +21,14 @@ PYTEST_ARGS ?=
 # deja de ser válida (jupyter-cache sólo mira el texto de cada cuaderno).
 CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.toml requirements.txt requirements-models.txt | sha256sum | cut -c1-16)
 
-.PHONY: help venv book test lint clean clean-cache
+.PHONY: help venv book test lint clean gpu-check
 
 help:
 	@echo "make book   crea $(VENV), instala dependencias y construye el libro ($(BUILD)/html)"
 	@echo "make test   ejecuta todas las pruebas (construye el libro si hace falta)"
 	@echo "make lint   ruff sobre labcode/, tests/ y benchmarks/"
 	@echo "make clean  borra $(BUILD)/ (la caché de ejecución incluida)"
+	@echo "make gpu-check  perfil full en una máquina con CUDA: libro completo y pruebas de GPU"
 
 venv: $(STAMP)
 
@@ -64,3 +65,13 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(BUILD)
+
+# Perfil «full» en una máquina con CUDA (puede no tener red: usa
+# LABCODE_BERT_MODEL / LABCODE_GPT_MODEL con carpetas locales y LABCODE_DATA).
+# Ejecuta todo el libro en ese perfil (los capítulos de BERT y GPT son los que
+# cambian) en _build/gpu y después las pruebas marcadas como «gpu».
+gpu-check: $(STAMP)
+	@$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-check necesita una GPU con CUDA (torch.cuda.is_available() es False).')"
+	LABCODE_PROFILE=full $(MAKE) --no-print-directory book OUT=_build/gpu FORCE=1
+	LABCODE_PROFILE=full $(BIN)/python -m pytest -m gpu -v $(PYTEST_ARGS)
+	LABCODE_PROFILE=full LABCODE_BUILD_DIR=_build/gpu/_build $(BIN)/python -m pytest -m book -q $(PYTEST_ARGS)

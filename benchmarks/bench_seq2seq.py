@@ -41,8 +41,7 @@ TARGET_SECONDS = 120.0
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "output",
-        nargs="?",
+        "--out",
         default=str(ROOT / "_build" / "benchmarks" / "seq2seq.json"),
         help="ruta del JSON de resultados (por defecto _build/benchmarks/seq2seq.json)",
     )
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or '?'})",
     }
-    path = Path(args.output)
+    path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
     print(

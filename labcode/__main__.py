@@ -8,11 +8,15 @@ Ejemplos::
     python -m labcode --help
     python -m labcode tour
     python -m labcode tour --seed 3
+    python -m labcode finetune-bert --train-limit 2000 --epochs 1
+    torchrun --nproc_per_node 2 -m labcode finetune-bert --train-limit 2000
+    python -m labcode generate "Había una vez" --strategy sample --seed 0
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 import numpy as np
@@ -74,7 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="ORDEN")
     p_tour = sub.add_parser("tour", help="recorrido guiado por las piezas del Transformer")
     p_tour.add_argument("--seed", type=int, default=0, help="semilla (por defecto 0)")
+    # Subórdenes que viven en su módulo: cada uno define add_cli(subparsers) y run_cli(args).
+    for module_name in _CLI_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # pragma: no cover - módulo opcional ausente
+            continue
+        if hasattr(module, "add_cli"):
+            before = set(sub.choices)
+            module.add_cli(sub)
+            for name in set(sub.choices) - before:
+                _HANDLERS[name] = module.run_cli
     return parser
+
+
+#: Módulos que aportan subórdenes (``finetune-bert``, ``generate``...).
+_CLI_MODULES = ("labcode.sentiment", "labcode.generation")
+_HANDLERS: dict = {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,8 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in (None, "tour"):
         return tour(seed=getattr(args, "seed", 0))
-    parser.error(f"orden desconocida: {args.command}")  # pragma: no cover
-    return 2
+    handler = _HANDLERS.get(args.command)
+    if handler is None:  # pragma: no cover - argparse ya rechaza órdenes desconocidas
+        parser.error(f"orden desconocida: {args.command}")
+    result = handler(args)
+    return int(result or 0)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,16 @@ def test_ci_script_builds_fresh_and_runs_everything():
     assert "rm -rf .venv _build" in script
     assert "make book FORCE=1" in script and "make test" in script
     assert "HF_HUB_OFFLINE=1" in script
+
+
+def test_gpu_workflow_runs_full_profile_on_a_configurable_runner():
+    wf = _load(ROOT / ".github" / "workflows" / "gpu.yml")
+    job = wf["jobs"]["full-profile"]
+    assert "vars.GPU_RUNNER_LABELS" in job["runs-on"]
+    assert job["env"]["LABCODE_PROFILE"] == "full"
+    runs = " ".join(step.get("run", "") for step in job["steps"])
+    assert "make gpu-check" in runs
+    uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert uploads and "_build/gpu" in uploads[0]["with"]["path"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "\ngpu-check:" in makefile and "LABCODE_PROFILE=full" in makefile
