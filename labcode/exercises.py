@@ -678,3 +678,270 @@ def check_cap6_kv_cache(respuesta) -> bool:
         f"{name}: el token {first} (contando el prompt) debería ser {int(expected[0, first])} "
         f"y es {int(got[0, first])}.{hint}",
     )
+
+
+def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
+    """Comprueba el ejercicio 11.4: métricas de clasificación calculadas a mano.
+
+    Parameters
+    ----------
+    respuesta:
+        Diccionario con ``confusion_matrix`` (2x2, filas = clase verdadera,
+        columnas = clase predicha), ``precision``, ``recall`` y ``f1`` de la clase
+        positiva (y, opcionalmente, ``accuracy``), calculados por el lector a
+        partir de ``y_true`` y ``y_pred``. ``None`` significa que todavía no hay
+        respuesta.
+    y_true, y_pred:
+        Etiquetas verdaderas y predichas (0/1) con las que se calculó la respuesta.
+
+    Returns
+    -------
+    bool
+        ``True`` si todo coincide con :func:`labcode.sentiment.classification_metrics`.
+        Nunca lanza excepciones: explica el error.
+    """
+    name = "Ejercicio 11.4"
+    if respuesta is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    if not isinstance(respuesta, dict):
+        return _report(False, f"{name}: se esperaba un diccionario con confusion_matrix, "
+                              f"precision, recall y f1; se recibió {type(respuesta).__name__}.")
+    try:
+        from labcode.sentiment import classification_metrics
+
+        expected = classification_metrics(list(y_true), list(y_pred))
+    except Exception as exc:  # noqa: BLE001 - y_true/y_pred pueden ser cualquier cosa
+        return _report(False, f"{name}: y_true/y_pred no son válidos ({exc}).")
+    missing = [k for k in ("confusion_matrix", "precision", "recall", "f1") if k not in respuesta]
+    if missing:
+        return _report(False, f"{name}: faltan las claves {missing} en la respuesta.")
+    try:
+        cm = np.asarray(respuesta["confusion_matrix"], dtype=float)
+    except Exception:  # noqa: BLE001
+        return _report(False, f"{name}: confusion_matrix no se puede convertir en una matriz.")
+    exp_cm = np.asarray(expected["confusion_matrix"], dtype=float)
+    if cm.shape != (2, 2):
+        return _report(False, f"{name}: confusion_matrix debe ser 2x2; se recibió {cm.shape}.")
+    if not np.array_equal(cm, exp_cm):
+        if np.array_equal(cm, exp_cm.T):
+            return _report(False, f"{name}: la matriz de confusión está traspuesta: las filas "
+                                  "deben ser la clase verdadera y las columnas la predicha.")
+        return _report(False, f"{name}: la matriz de confusión debería ser "
+                              f"{expected['confusion_matrix']}; se recibió "
+                              f"{cm.astype(int).tolist()}.")
+    keys = ["precision", "recall", "f1"] + (["accuracy"] if "accuracy" in respuesta else [])
+    for key in keys:
+        try:
+            got = float(respuesta[key])
+        except (TypeError, ValueError):
+            return _report(False, f"{name}: {key} debe ser un número; se recibió "
+                                  f"{respuesta[key]!r}.")
+        if not np.isfinite(got) or abs(got - expected[key]) > 1e-6:
+            hint = ""
+            if not np.isfinite(got):
+                hint = (" Con 0/0 (por ejemplo, sin predicciones positivas) la métrica se define "
+                        "como 0.")
+            if key == "precision" and abs(got - expected["recall"]) < 1e-6:
+                hint = " ¿Intercambiaste precisión y exhaustividad (recall)?"
+            return _report(False, f"{name}: {key} debería ser {expected[key]:.4f}; se recibió "
+                                  f"{got:.4f}.{hint}")
+    return _report(
+        True,
+        f"{name} resuelto: matriz de confusión, precisión ({expected['precision']:.3f}), "
+        f"exhaustividad ({expected['recall']:.3f}) y F1 ({expected['f1']:.3f}) coinciden con "
+        "evaluate().",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 8 (generación de texto): ejercicio 11.5, filtrado top-p (núcleo)
+# ---------------------------------------------------------------------------
+
+
+def _ex11_5_cases() -> list[tuple[str, object, float]]:
+    """Casos de prueba del ejercicio 11.5: ``(descripción, logits (V,), p)``."""
+    import torch
+
+    g = torch.Generator().manual_seed(115)
+    cases: list[tuple[str, object, float]] = []
+    for i, p in enumerate((0.3, 0.5, 0.8, 0.9, 0.95)):
+        logits = torch.randn(30 + 7 * i, generator=g, dtype=torch.float64) * (1 + i)
+        cases.append((f"logits aleatorios (V={logits.numel()}), p={p}", logits, p))
+    logits = torch.randn(25, generator=g, dtype=torch.float64) * 2
+    cases.append(("p=1 (la distribución no cambia)", logits, 1.0))
+    peaked = torch.tensor([0.0, 12.0, 1.0, -3.0, 0.5], dtype=torch.float64)
+    cases.append(("distribución muy concentrada, p=0.9", peaked, 0.9))
+    cases.append(("distribución muy concentrada, p=0.05", peaked, 0.05))
+    flat = torch.zeros(8, dtype=torch.float64) + torch.arange(8, dtype=torch.float64) * 1e-3
+    cases.append(("distribución casi uniforme, p=0.5", flat, 0.5))
+    return cases
+
+
+def check_11_5(fn) -> bool:
+    """Ejercicio 11.5: ``fn(logits, p)`` debe devolver la distribución top-p.
+
+    Se compara con :func:`labcode.generation.top_p_filter` en varios casos
+    aleatorios y en casos límite (``p = 1``, distribuciones muy concentradas o
+    casi uniformes). ``logits`` es un tensor 1-D de ``torch.float64``.
+
+    Returns
+    -------
+    bool
+        ``True`` si todos los casos coinciden (tolerancia 1e-6). Nunca lanza
+        excepciones: explica qué falló.
+    """
+    import torch
+
+    from labcode.generation import top_p_filter
+
+    name = "Ejercicio 11.5"
+    if fn is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    if not callable(fn):
+        return _report(
+            False,
+            f"{name}: se esperaba una función mi_top_p(logits, p); se recibió "
+            f"{type(fn).__name__}.",
+        )
+    cases = _ex11_5_cases()
+    for desc, logits, p in cases:
+        try:
+            got = fn(logits.clone(), p)
+        except Exception as exc:  # noqa: BLE001 - el código del lector puede fallar como sea
+            return _report(False, f"{name} ({desc}): tu función lanzó {type(exc).__name__}: {exc}")
+        if hasattr(got, "detach"):
+            got = got.detach().cpu().numpy()
+        expected = top_p_filter(logits, p).numpy()
+        ok, msg = _compare_arrays(f"{name} ({desc})", got, expected, atol=1e-6)
+        if ok:
+            continue
+        hint = ""
+        try:
+            arr = np.asarray(got, dtype=float)
+            probs = torch.softmax(logits, dim=-1).numpy()
+            kept = expected > 0
+            if arr.shape == expected.shape:
+                if np.allclose(arr, np.where(kept, probs, 0.0), atol=1e-6):
+                    hint = " Pista: falta renormalizar (dividir por la suma de lo conservado)."
+                elif np.all(arr[~kept] == 0) and np.sum(arr > 0) < np.sum(kept):
+                    hint = (" Pista: te falta el token que hace que la suma acumulada alcance p "
+                            "(hay que incluirlo; y al menos el más probable siempre).")
+                elif np.all(arr > 0):
+                    hint = " Pista: no has quitado ningún token (fuera del núcleo deben ser 0)."
+                elif np.sum(arr > 0) > np.sum(kept):
+                    hint = " Pista: conservas demasiados tokens: ¿ordenaste de mayor a menor?"
+                elif not np.isclose(arr.sum(), 1):
+                    hint = " Pista: la salida debe ser una distribución que sume 1."
+        except Exception:  # noqa: BLE001
+            pass
+        return _report(False, msg + hint)
+    return _report(
+        True,
+        f"{name} resuelto: tu mi_top_p coincide con la referencia en los {len(cases)} casos "
+        "(aleatorios, p=1 y distribuciones concentradas o casi uniformes).",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 10: Transformers frente a RNN
+# ---------------------------------------------------------------------------
+
+#: Datos de la práctica del capítulo 10 (longitud y dimensión de una capa).
+PRACTICA_CAP10 = {"n": 512, "d": 64}
+
+
+def _cap10_expected(n: int, d: int) -> dict[str, int]:
+    return {
+        "secuenciales_rnn": n,
+        "camino_rnn": n,
+        "secuenciales_atencion": 1,
+        "camino_atencion": 1,
+        "n_igual_coste": d,
+    }
+
+
+def check_cap10_complejidad(respuesta, n: int | None = None, d: int | None = None) -> bool:
+    """Comprueba la práctica del capítulo 10: pasos secuenciales, caminos y coste igual.
+
+    Parameters
+    ----------
+    respuesta : dict
+        Claves ``secuenciales_rnn``, ``camino_rnn``, ``secuenciales_atencion``,
+        ``camino_atencion`` (para ``n`` *tokens*) y ``n_igual_coste`` (la longitud
+        a la que ``n² d`` y ``n d²`` coinciden). ``None`` = todavía no hay respuesta.
+    n, d : int, opcional
+        Por defecto, los de ``PRACTICA_CAP10``.
+
+    Returns
+    -------
+    bool
+        ``True`` si todo es correcto. Nunca lanza excepciones.
+    """
+    name = "Práctica del capítulo 10"
+    if respuesta is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    n = PRACTICA_CAP10["n"] if n is None else n
+    d = PRACTICA_CAP10["d"] if d is None else d
+    if not isinstance(respuesta, dict):
+        return _report(False, f"{name}: se esperaba un dict; se recibió "
+                              f"{type(respuesta).__name__}.")
+    expected = _cap10_expected(n, d)
+    missing = [k for k in expected if k not in respuesta]
+    if missing:
+        return _report(False, f"{name}: faltan las claves {missing}.")
+    hints = {
+        "secuenciales_rnn": "una RNN debe procesar los n tokens uno detrás de otro",
+        "camino_rnn": "la información del primer token atraviesa todas las actualizaciones "
+                      "del estado hasta el último",
+        "secuenciales_atencion": "todas las posiciones se calculan a la vez (no depende de n)",
+        "camino_atencion": "cada salida mira directamente a todas las posiciones",
+        "n_igual_coste": "iguala n²·d con n·d² y despeja n",
+    }
+    for key, value in expected.items():
+        try:
+            got = float(respuesta[key])
+        except (TypeError, ValueError):
+            return _report(False, f"{name}: {key} debe ser un número; se recibió "
+                                  f"{respuesta[key]!r}.")
+        if got != value:
+            return _report(False, f"{name}: {key} no es correcto ({got:g}); pista: "
+                                  f"{hints[key]}.")
+    return _report(True, f"{name} resuelto: con n = {n}, la RNN necesita {n} pasos "
+                         f"encadenados y la atención 1; el coste por capa coincide en n = {d}.")
+
+
+def check_cap11_patches(respuesta) -> bool:
+    """Capítulo 11: parches, longitud de secuencia y parámetros de la proyección de ViT-B/16.
+
+    ``respuesta`` es un dict con ``num_patches``, ``seq_len`` (con el ``[CLS]``) y
+    ``patch_params`` (pesos + sesgos de la proyección de parches) para imágenes
+    224x224x3, parches 16x16 y ``d_model = 768``. Nunca lanza excepciones.
+    """
+    name = "Ejercicio 11 (parches de ViT-B/16)"
+    if respuesta is None:
+        return _report(False, f"{name}: todavía no hay respuesta.")
+    if not isinstance(respuesta, dict):
+        return _report(False, f"{name}: se esperaba un dict con las claves num_patches, seq_len "
+                              f"y patch_params; se recibió {type(respuesta).__name__}.")
+    expected = {"num_patches": (224 // 16) ** 2, "seq_len": (224 // 16) ** 2 + 1,
+                "patch_params": 16 * 16 * 3 * 768 + 768}
+    hints = {
+        "num_patches": "hay 224/16 = 14 parches por lado.",
+        "seq_len": "no olvides el token [CLS].",
+        "patch_params": "cada parche aplanado tiene 16·16·3 valores; suma también los sesgos.",
+    }
+    for key, value in expected.items():
+        if key not in respuesta:
+            return _report(False, f"{name}: falta la clave {key!r}.")
+        try:
+            got = int(respuesta[key])
+        except (TypeError, ValueError):
+            return _report(False, f"{name}: {key} debe ser un entero; se recibió "
+                                  f"{respuesta[key]!r}.")
+        if got != value:
+            return _report(False, f"{name}: {key} no es correcto (se recibió {got}); pista: "
+                                  f"{hints[key]}")
+    return _report(True, f"{name} resuelto: {expected['num_patches']} parches, secuencia de "
+                         f"{expected['seq_len']} tokens y "
+                         f"{expected['patch_params']:_} ".replace("_", " ")
+                         + "parámetros en la proyección de parches.")

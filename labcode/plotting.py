@@ -303,3 +303,158 @@ def loss_curves(
         ax.set_title(title)
     ax.legend()
     return ax
+
+
+def confusion_matrix_plot(
+    cm,
+    labels: Sequence[str] = ("negativa", "positiva"),
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "clase predicha",
+    ylabel: str = "clase verdadera",
+) -> plt.Axes:
+    """Matriz de confusión ``(k, k)`` (filas = clase verdadera) con los recuentos escritos.
+
+    Cada celda lleva el recuento y el porcentaje de su fila, para leerse también
+    en blanco y negro.
+    """
+    m = np.asarray(cm)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(labels):
+        raise ValueError(
+            "confusion_matrix_plot: se esperaba una matriz cuadrada "
+            f"({len(labels)}, {len(labels)}); se recibió forma {m.shape}."
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 3.6))
+    rows = m.sum(axis=1, keepdims=True)
+    frac = np.divide(m, rows, out=np.zeros(m.shape, dtype=float), where=rows > 0)
+    ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            color = "white" if frac[i, j] > 0.6 else "black"
+            ax.text(j, i, f"{int(m[i, j])}\n({100 * frac[i, j]:.0f} %)", ha="center",
+                    va="center", color=color, fontsize=10)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 11 (ViT): parches, posiciones aprendidas y atención sobre imágenes
+# ---------------------------------------------------------------------------
+
+
+def image_patches(image, patch_size: int, title: str | None = None) -> plt.Figure:
+    """Imagen en escala de grises ``(H, W)`` junto a sus parches ``P x P`` separados.
+
+    A la izquierda, la imagen con la rejilla de parches y su índice (orden de
+    filas); a la derecha, los parches sueltos en ese mismo orden.
+    """
+    img = np.asarray(image, dtype=float)
+    p = int(patch_size)
+    if img.ndim != 2 or img.shape[0] % p or img.shape[1] % p:
+        raise ValueError(
+            "image_patches: se esperaba una imagen (H, W) con H y W divisibles por "
+            f"patch_size={p}; se recibió forma {img.shape}."
+        )
+    gh, gw = img.shape[0] // p, img.shape[1] // p
+    fig = plt.figure(figsize=(8.0, 3.8))
+    sub = fig.subfigures(1, 2, width_ratios=[1, 1.2])
+    ax = sub[0].subplots()
+    ax.imshow(img, cmap="gray_r")
+    for k in range(1, gh):
+        ax.axhline(k * p - 0.5, color="tab:red", lw=1.5)
+    for k in range(1, gw):
+        ax.axvline(k * p - 0.5, color="tab:red", lw=1.5)
+    for i in range(gh):
+        for j in range(gw):
+            ax.text(j * p - 0.35, i * p - 0.2, str(i * gw + j), color="tab:red", fontsize=8,
+                    va="top", ha="left")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or f"imagen y rejilla de {gh}x{gw} parches")
+    axes = sub[1].subplots(gh, gw, gridspec_kw={"wspace": 0.08, "hspace": 0.08})
+    vmin, vmax = img.min(), img.max()
+    for i in range(gh):
+        for j in range(gw):
+            a = np.atleast_1d(axes).reshape(gh, gw)[i, j]
+            a.imshow(img[i * p:(i + 1) * p, j * p:(j + 1) * p], cmap="gray_r", vmin=vmin,
+                     vmax=vmax)
+            a.set_xticks([])
+            a.set_yticks([])
+            for spine in a.spines.values():  # marco completo: se ven también los parches vacíos
+                spine.set_visible(True)
+                spine.set_color("0.6")
+            a.set_title(str(i * gw + j), fontsize=7, pad=1)
+    sub[1].suptitle("parches (tokens) en orden", fontsize=10)
+    return fig
+
+
+def position_similarity_grid(sim, title: str | None = None) -> plt.Figure:
+    """Figura clásica de ViT: similitud coseno de la posición de cada parche con las demás.
+
+    ``sim`` tiene forma ``(gh, gw, gh, gw)``; el recuadro ``(i, j)`` muestra la
+    similitud de la posición del parche ``(i, j)`` con todas las posiciones,
+    dibujada sobre la rejilla de parches.
+    """
+    s = np.asarray(sim, dtype=float)
+    if s.ndim != 4 or s.shape[:2] != s.shape[2:]:
+        raise ValueError(
+            "position_similarity_grid: se esperaba una forma (gh, gw, gh, gw); "
+            f"se recibió {s.shape}."
+        )
+    gh, gw = s.shape[:2]
+    fig, axes = plt.subplots(gh, gw, figsize=(1.15 * gw + 1.0, 1.15 * gh),
+                             squeeze=False)
+    im = None
+    for i in range(gh):
+        for j in range(gw):
+            im = axes[i, j].imshow(s[i, j], cmap=ATTENTION_CMAP, vmin=-1.0, vmax=1.0)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[i, 0].set_ylabel(f"fila {i + 1}", fontsize=8)
+    for j in range(gw):
+        axes[-1, j].set_xlabel(f"col. {j + 1}", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="similitud coseno")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def attention_on_images(images, maps, labels: Sequence[str] | None = None,
+                        alpha: float = 0.55) -> plt.Figure:
+    """Dígitos (fila de arriba) y su mapa de atención ``(gh, gw)`` (abajo).
+
+    ``images`` es ``(n, H, W)`` y ``maps`` ``(n, gh, gw)`` (por ejemplo, la atención
+    del ``[CLS]`` sobre los parches); cada mapa se amplía al tamaño de la imagen y
+    el trazo del dígito se dibuja encima como contorno (``alpha`` fija el nivel del
+    contorno como fracción del rango de intensidades).
+    """
+    imgs = np.asarray(images, dtype=float)
+    m = np.asarray(maps, dtype=float)
+    if imgs.ndim != 3 or m.ndim != 3 or len(imgs) != len(m):
+        raise ValueError(
+            "attention_on_images: se esperaban images (n, H, W) y maps (n, gh, gw) con el "
+            f"mismo n; se recibió {imgs.shape} y {m.shape}."
+        )
+    n, H, W = imgs.shape
+    fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.3), squeeze=False)
+    for k in range(n):
+        axes[0, k].imshow(imgs[k], cmap="gray_r")
+        if labels is not None:
+            axes[0, k].set_title(str(labels[k]), fontsize=9)
+        up = np.kron(m[k], np.ones((H // m.shape[1], W // m.shape[2])))
+        axes[1, k].imshow(up, cmap="inferno")
+        # el trazo del dígito, como contorno sobre el mapa de atención
+        level = imgs[k].min() + alpha * (imgs[k].max() - imgs[k].min())
+        axes[1, k].contour(imgs[k], levels=[level], colors="cyan", linewidths=1.2)
+        for a in axes[:, k]:
+            a.set_xticks([])
+            a.set_yticks([])
+    axes[0, 0].set_ylabel("imagen", fontsize=9)
+    axes[1, 0].set_ylabel("atención", fontsize=9)
+    return fig

@@ -1,0 +1,46 @@
+"""Salidas del capítulo 7 (ajuste fino de BERT) en el libro construido.
+
+No reejecutan el capítulo: leen los valores publicados con ``glue``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from bookutil import glued, outputs_text
+
+pytestmark = pytest.mark.book
+
+PAGE = "book/07_fine_tuning_bert"
+
+
+@pytest.fixture(scope="module")
+def g():
+    return glued(PAGE)
+
+
+def test_run_description_is_glued(g):
+    assert g["ch07_profile"] in ("quick", "full")
+    assert g["ch07_device"] in ("cpu", "cuda", "mps")
+    assert g["ch07_model"]
+    assert int(g["ch07_n_train"]) > 0
+    assert int(g["ch07_n_eval"]) == 872  # validación completa de SST-2
+
+
+def test_accuracy_before_is_chance_and_after_is_high(g):
+    before = float(g["ch07_acc_before"])
+    after = float(g["ch07_acc"])
+    assert 30.0 <= before <= 70.0  # cabeza aleatoria: cerca del azar
+    assert after >= 80.0 and after > before + 20
+    assert 0.0 < float(g["ch07_f1"]) <= 1.0
+
+
+def test_checks_in_chapter(g):
+    assert float(g["ch07_head_err"]) < 1e-5  # cabeza a mano == modelo
+    assert float(g["ch07_load_err"]) < 1e-5  # guardar y cargar no cambia nada
+    assert int(g["ch07_steps"]) > 0 and float(g["ch07_train_s"]) > 0
+
+
+def test_exercise_solved():
+    text = outputs_text(PAGE)
+    assert "✅ Ejercicio 11.4 resuelto" in text
+    assert "todavía no hay respuesta" in text
