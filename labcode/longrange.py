@@ -139,7 +139,7 @@ class LongRangeTask:
 
     @property
     def chance(self) -> float:
-        """Exactitud esperada adivinando al azar: ``1 / num_keys``."""
+        """Exactitud esperada al adivinar al azar (``1 / num_keys``)."""
         return 1.0 / self.num_keys
 
     def label(self, idx: torch.Tensor) -> torch.Tensor:
