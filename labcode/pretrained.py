@@ -106,7 +106,7 @@ _MARKER = "labcode_conversion.json"
 
 SST2_HUB_ID = "stanfordnlp/sst2"
 #: Tamaño del subconjunto de entrenamiento en el perfil ``quick``.
-SST2_QUICK_TRAIN_SIZE = 4000
+SST2_QUICK_TRAIN_SIZE = 12000
 #: Semilla fija del barajado que elige los subconjuntos (no depende de LABCODE_SEED).
 SST2_SUBSET_SEED = 0
 #: Nombres de las clases (0 negativa, 1 positiva), como en el Hub.

@@ -41,11 +41,11 @@ def _write_jsonl(path, rows):
 
 @pytest.fixture
 def fake_sst2(monkeypatch, tmp_path):
-    """Una carpeta LABCODE_DATA con un SST-2 sintético (5000 / 50 frases)."""
+    """Una carpeta LABCODE_DATA con un SST-2 sintético (15000 / 50 frases)."""
     folder = tmp_path / "data" / "sst2"
     folder.mkdir(parents=True)
     _write_jsonl(
-        folder / "train.jsonl", [{"sentence": f"frase {i}", "label": i % 2} for i in range(5000)]
+        folder / "train.jsonl", [{"sentence": f"frase {i}", "label": i % 2} for i in range(15000)]
     )
     _write_jsonl(
         folder / "validation.jsonl",
@@ -287,7 +287,7 @@ def test_sst2_local_columns_and_quick_sizes(fake_sst2):
     val = pretrained.load_sst2("validation")
     assert train.column_names == ["sentence", "label"]
     assert train.features["label"].names == ["negative", "positive"]
-    assert len(train) == pretrained.SST2_QUICK_TRAIN_SIZE == 4000
+    assert len(train) == pretrained.SST2_QUICK_TRAIN_SIZE == 12000
     assert len(val) == 50  # la validación siempre completa
     assert val[0] == {"sentence": "validación 0", "label": 0}
 
@@ -305,8 +305,8 @@ def test_sst2_subset_is_deterministic_and_nested(fake_sst2):
 def test_sst2_full_profile_uses_everything(fake_sst2, monkeypatch):
     monkeypatch.setenv("LABCODE_PROFILE", "full")
     assert pretrained.sst2_default_size("train") is None
-    assert len(pretrained.load_sst2("train")) == 5000
-    assert len(pretrained.load_sst2("train", limit=10_000)) == 5000
+    assert len(pretrained.load_sst2("train")) == 15000
+    assert len(pretrained.load_sst2("train", limit=20_000)) == 15000
 
 
 @pytest.mark.parametrize(
@@ -345,6 +345,6 @@ def test_real_sst2_sizes(monkeypatch):
     val = pretrained.load_sst2("validation")
     assert len(val) == 872
     assert set(val["label"]) == {0, 1}
-    assert len(pretrained.load_sst2("train")) == 4000
+    assert len(pretrained.load_sst2("train")) == 12000
     monkeypatch.setenv("LABCODE_PROFILE", "full")
     assert len(pretrained.load_sst2("train")) == 67349
