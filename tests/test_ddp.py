@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bookutil import skip_or_fail
 
 pytest.importorskip("transformers")
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.slow
 def test_torchrun_two_cpu_processes(tmp_path):
     sst2 = data_path("sst2", required=False)
     if sst2 is None:
-        pytest.skip("no hay copia local de SST-2 (LABCODE_DATA)")
+        skip_or_fail("no hay copia local de SST-2 (LABCODE_DATA)")
     out, js = tmp_path / "model", tmp_path / "metrics.json"
     env = dict(os.environ)
     env.update(

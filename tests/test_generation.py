@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 import torch
+from bookutil import skip_or_fail
 
 from labcode import generation
 from labcode.generation import (
@@ -25,7 +26,7 @@ def gen():
     try:
         return GPT2TextGenerator()
     except ModelNotAvailableError as exc:  # pragma: no cover - sin modelo instalado
-        pytest.skip(f"modelo no disponible: {exc}")
+        skip_or_fail(f"modelo no disponible: {exc}")
 
 
 # --- piezas sueltas (sin modelo) ---------------------------------------------------------

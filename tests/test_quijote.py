@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from bookutil import skip_or_fail
 
 from labcode import quijote as q
 from labcode.config import DataNotFoundError
@@ -28,7 +29,7 @@ def text():
     try:
         return q.load_quijote_text()
     except DataNotFoundError:
-        pytest.skip("sin la carpeta de datos (LABCODE_DATA)")
+        skip_or_fail("sin la carpeta de datos (LABCODE_DATA)")
 
 
 def test_real_text_has_no_gutenberg_header_or_footer(text):

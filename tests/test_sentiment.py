@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from bookutil import skip_or_fail
 
 pytest.importorskip("transformers")
 
@@ -193,7 +194,7 @@ def test_default_lr_depends_on_size():
 @pytest.mark.slow
 def test_cli_trains_on_tiny_sst2(tmp_path, monkeypatch, capsys):
     if pretrained.data_path("sst2", required=False) is None:
-        pytest.skip("no hay copia local de SST-2 (LABCODE_DATA)")
+        skip_or_fail("no hay copia local de SST-2 (LABCODE_DATA)")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     parser = argparse.ArgumentParser()
     add_cli(parser.add_subparsers(dest="command"))

