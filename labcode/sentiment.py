@@ -39,9 +39,12 @@ __all__ = [
     "BERTSentimentClassifier",
     "TrainingHistory",
     "add_cli",
+    "chapter_model_dir",
     "classification_metrics",
     "default_lr",
+    "load_chapter_run",
     "run_cli",
+    "save_chapter_run",
 ]
 
 #: Fichero con los metadatos de labcode dentro de una carpeta guardada.
@@ -584,6 +587,41 @@ class BERTSentimentClassifier:
         if meta.get("history"):
             clf.history_ = TrainingHistory(**meta["history"])
         return clf
+
+
+# --- El clasificador del capítulo 7, reutilizado por otros capítulos ----------------
+
+#: Fichero con las cifras de la ejecución del capítulo 7 dentro de su carpeta.
+RUN_FILE = "labcode_run.json"
+
+
+def chapter_model_dir(profile: str | None = None) -> Path:
+    """Carpeta de la caché donde el capítulo 7 guarda su clasificador ajustado.
+
+    Es ``<caché de labcode>/ch07-sst2/<perfil>``; el capítulo 12 y el apéndice de
+    rendimiento lo leen de ahí en lugar de volver a entrenar.
+    """
+    from labcode.config import get_profile
+
+    return pretrained.cache_dir() / "ch07-sst2" / (profile or get_profile())
+
+
+def save_chapter_run(
+    clf: BERTSentimentClassifier, record: dict[str, Any], profile: str | None = None
+) -> Path:
+    """Guarda el clasificador y las cifras de su ejecución (``record``, serializable en JSON)."""
+    folder = clf.save(chapter_model_dir(profile))
+    (folder / RUN_FILE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    return folder
+
+
+def load_chapter_run(profile: str | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """La carpeta y las cifras guardadas por el capítulo 7, o ``None`` si no hay ninguna."""
+    folder = chapter_model_dir(profile)
+    run_file = folder / RUN_FILE
+    if not (run_file.is_file() and (folder / META_FILE).is_file()):
+        return None
+    return folder, json.loads(run_file.read_text(encoding="utf-8"))
 
 
 def _length_bucketed_batches(
