@@ -11,6 +11,7 @@ Ejemplos::
     python -m labcode finetune-bert --train-limit 2000 --epochs 1
     torchrun --nproc_per_node 2 -m labcode finetune-bert --train-limit 2000
     python -m labcode generate "Había una vez" --strategy sample --seed 0
+    python -m labcode bench mha generation --json resultados.json
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Módulos que aportan subórdenes (``finetune-bert``, ``generate``...).
-_CLI_MODULES = ("labcode.sentiment", "labcode.generation")
+_CLI_MODULES = ("labcode.sentiment", "labcode.generation", "labcode.bench")
 _HANDLERS: dict = {}
 
 

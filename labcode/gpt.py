@@ -133,8 +133,11 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        self,
+        x: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
         """Aplica la atención.
 
         Parameters
@@ -143,6 +146,9 @@ class CausalSelfAttention(nn.Module):
             ``(B, T, C)``: los ``T`` tokens nuevos.
         past : tuple of torch.Tensor, optional
             ``(k, v)`` de los ``P`` tokens anteriores, cada uno ``(B, nh, P, hs)``.
+        need_weights : bool
+            Si es ``True``, la atención se calcula de forma explícita (softmax de
+            ``q kᵀ / √hs`` con la máscara causal) y se devuelven también los pesos.
 
         Returns
         -------
@@ -150,6 +156,8 @@ class CausalSelfAttention(nn.Module):
             ``(B, T, C)``.
         present : tuple of torch.Tensor
             ``(k, v)`` con los ``P + T`` tokens, para el paso siguiente.
+        weights : torch.Tensor
+            Sólo si ``need_weights``: ``(B, nh, T, P + T)``; cada fila suma 1.
         """
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, T, C)
@@ -163,6 +171,14 @@ class CausalSelfAttention(nn.Module):
             k = torch.cat((past[0], k), dim=2)  # (B, nh, P + T, hs)
             v = torch.cat((past[1], v), dim=2)  # (B, nh, P + T, hs)
         p = self.dropout if self.training else 0.0
+        if need_weights:
+            # Atención explícita: la consulta i (posición P + i) ve las claves j <= P + i.
+            allowed = torch.ones(T, P + T, dtype=torch.bool, device=x.device).tril(diagonal=P)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, P + T)
+            w = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+            y = F.dropout(w, p=p, training=self.training) @ v  # (B, nh, T, hs)
+            y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+            return self.resid_dropout(self.c_proj(y)), (k, v), w
         if P == 0:
             # Prompt completo: máscara causal implícita (triangular inferior).
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=T > 1)
@@ -203,13 +219,17 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """``(B, T, C) -> (B, T, C)``; devuelve también la caché ``(k, v)`` de la capa."""
-        a, present = self.attn(self.ln_1(x), past)
-        x = x + a
+        self,
+        x: torch.Tensor,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
+        """``(B, T, C) -> (B, T, C)``; devuelve también la caché ``(k, v)`` de la capa
+        (y los pesos de atención ``(B, nh, T, P + T)`` si ``need_weights``)."""
+        out = self.attn(self.ln_1(x), past, need_weights=need_weights)
+        x = x + out[0]
         x = x + self.mlp(self.ln_2(x))
-        return x, present
+        return (x, *out[1:])
 
 
 # ---------------------------------------------------------------------------
@@ -349,7 +369,11 @@ class GPT(nn.Module):
     # -- pasada hacia delante --------------------------------------------
 
     def _run(
-        self, input_ids: torch.Tensor, past: KVCache | None, last_only: bool
+        self,
+        input_ids: torch.Tensor,
+        past: KVCache | None,
+        last_only: bool,
+        attentions: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         B, T = input_ids.shape
         P = 0 if past is None else past[0][0].shape[2]
@@ -357,26 +381,38 @@ class GPT(nn.Module):
         x = self.transformer.wte(input_ids) + self.transformer.wpe(pos)  # (B, T, C)
         x = self.transformer.drop(x)
         present: KVCache = []
+        need_weights = attentions is not None
         for i, block in enumerate(self.transformer.h):
-            x, kv = block(x, None if past is None else past[i])
+            out = block(x, None if past is None else past[i], need_weights=need_weights)
+            x, kv = out[0], out[1]
             present.append(kv)
+            if need_weights:
+                attentions.append(out[2])  # (B, nh, T, P + T)
         if last_only:
             x = x[:, -1:, :]  # (B, 1, C): sólo hace falta el último token
         x = self.transformer.ln_f(x)
         return self.lm_head(x), present  # (B, T, V) o (B, 1, V)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, output_attentions: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits del siguiente token en cada posición.
 
         Parameters
         ----------
         input_ids : torch.Tensor
             Enteros ``(B, T)`` con ``T <= n_positions`` y valores en ``[0, V)``.
+        output_attentions : bool
+            Si es ``True`` devuelve también los pesos de atención de cada capa,
+            una lista de ``n_layer`` tensores ``(B, nh, T, T)`` (triangulares
+            inferiores: atención causal). Se calculan de forma explícita, sin
+            :func:`torch.nn.functional.scaled_dot_product_attention`.
 
         Returns
         -------
-        torch.Tensor
-            Logits ``(B, T, V)``; la fila ``t`` sólo depende de los tokens ``0..t``.
+        torch.Tensor or tuple
+            Logits ``(B, T, V)``; la fila ``t`` sólo depende de los tokens ``0..t``
+            (y la lista de pesos si se pide).
 
         Raises
         ------
@@ -386,8 +422,9 @@ class GPT(nn.Module):
             Si no es 2D, está vacío, supera el contexto o tiene ids fuera del vocabulario.
         """
         self._check_input_ids(input_ids)
-        logits, _ = self._run(input_ids, None, last_only=False)
-        return logits
+        attentions: list[torch.Tensor] | None = [] if output_attentions else None
+        logits, _ = self._run(input_ids, None, last_only=False, attentions=attentions)
+        return (logits, attentions) if output_attentions else logits
 
     def forward_cached(
         self, input_ids: torch.Tensor, past_key_values: KVCache | None = None
@@ -746,35 +783,18 @@ def measure_tokens_per_second(
     dict
         ``{nombre: {"seconds": mediana (s), "tokens_per_s": ..., "all_seconds": [...]}}``.
     """
-    import statistics
-    import time
+    from labcode.bench import time_interleaved
 
     if repeats < 1 or warmup < 0:
         raise ValueError(
             f"measure_tokens_per_second: se esperaba repeats >= 1 y warmup >= 0; "
             f"se recibió repeats={repeats}, warmup={warmup}."
         )
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    for fn in generate_fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in generate_fns}
-    for _ in range(repeats):
-        for name, fn in generate_fns.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - start)
-    out = {}
-    for name, ts in times.items():
-        median = statistics.median(ts)
-        out[name] = {
-            "seconds": median,
-            "tokens_per_s": new_tokens * batch_size / median,
-            "all_seconds": ts,
-        }
-    return out
+    times = time_interleaved(generate_fns, repeats=repeats, warmup=warmup)
+    return {
+        name: {**t, "tokens_per_s": new_tokens * batch_size / t["seconds"]}
+        for name, t in times.items()
+    }
 
 
 def hf_hub_reachable(timeout: float = 2.0) -> bool:

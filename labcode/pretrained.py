@@ -515,8 +515,11 @@ def load_bert_for_classification(spec: ModelSpec | None = None, num_labels: int 
         raise ValueError(f"num_labels debe ser un entero >= 1; se recibió {num_labels!r}.")
     folder = local_model_dir(spec)
     with _quiet_transformers():
+        # float32 siempre: transformers 5 conserva por defecto el tipo del fichero
+        # (dtype="auto"), y AdamW sobre pesos float16 da NaN desde el primer paso.
+        # La precisión mixta en GPU la pone autocast_context.
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=num_labels, **SAFE_LOAD_KWARGS
+            folder, num_labels=num_labels, dtype=torch.float32, **SAFE_LOAD_KWARGS
         )
     return model.eval()
 

@@ -8,6 +8,8 @@ precisión mixta.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -73,16 +75,20 @@ def test_encoder_block_trains_under_autocast():
 
     device = torch.device("cuda")
     assert amp_dtype(device) in (torch.bfloat16, torch.float16)
+    torch.manual_seed(0)
     block = TransformerEncoderBlock(64, 4, 128, dropout=0.0).to(device)
-    opt = torch.optim.AdamW(block.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(block.parameters(), lr=3e-3)
     x = torch.randn(8, 32, 64, device=device)
     target = torch.randn(8, 32, 64, device=device)
     losses = []
-    for _ in range(30):
+    # En CPU (bfloat16) 60 pasos bajan la pérdida a ~0,2 veces la inicial; 30 pasos
+    # con lr 1e-3 se quedaban en ~0,8 en la H100 (umbral demasiado justo).
+    for _ in range(60):
         with autocast_context(device):
             loss = torch.nn.functional.mse_loss(block(x).float(), target)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.8 * losses[0]
+    assert all(map(math.isfinite, losses))
+    assert losses[-1] < 0.5 * losses[0]

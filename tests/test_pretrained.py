@@ -186,6 +186,26 @@ def test_minilm_loads_with_a_new_classification_head(clean_env):
     assert logits.shape == (2, 2) and torch.isfinite(logits).all()
 
 
+def test_half_precision_checkpoint_is_trained_in_float32(clean_env, tmp_path):
+    """Un punto de control guardado en float16 se carga en float32: AdamW sobre pesos
+    float16 daba NaN desde el primer paso (lo vimos en la H100 con una copia en fp16)."""
+    import transformers
+
+    cfg = transformers.BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(cfg).half().save_pretrained(tmp_path)
+    model = pretrained.load_bert_for_classification(
+        ModelSpec("tiny-fp16", "local", str(tmp_path), "encoder"))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ids = torch.randint(0, 64, (4, 8))
+    loss = torch.nn.functional.cross_entropy(model(input_ids=ids).logits, torch.tensor([0, 1] * 2))
+    loss.backward()
+    opt.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 # --- Conversión GGUF -> safetensors atómica -------------------------------------------
 
 
