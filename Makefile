@@ -51,7 +51,7 @@ book: $(STAMP)
 	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees; \
 	fi; \
 	start=$$(date +%s); \
-	LABCODE_BUILD=1 $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
+	LABCODE_BUILD=1 LABCODE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
 	end=$$(date +%s); \
 	echo "{\"seconds\": $$((end - start)), \"forced\": \"$(FORCE)\"}" > $(BUILD)/build-time.json; \
 	echo "$$hash" > $(BUILD)/.code-hash

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from labcode.checks import positive_int
+
 __all__ = [
     "sinusoidal_table",
     "frequencies",
@@ -52,17 +54,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Validación
 # ---------------------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} debe ser un entero positivo; se recibió {value!r} "
-            f"(tipo {type(value).__name__})."
-        )
-    if value <= 0:
-        raise ValueError(f"{name} debe ser un entero positivo (> 0); se recibió {value}.")
-    return int(value)
 
 
 def _check_base(base) -> float:
@@ -118,7 +109,7 @@ def frequencies(d_model: int, base: float = 10000.0) -> np.ndarray:
         Vector de ``ceil(d_model / 2)`` frecuencias, de 1 (columna 0) hacia
         ``1/base`` (decrecientes).
     """
-    d_model = _check_positive_int("d_model", d_model)
+    d_model = positive_int("d_model", d_model)
     base = _check_base(base)
     two_i = np.arange(0, d_model, 2, dtype=np.float64)  # 0, 2, 4, ...
     return base ** (-two_i / d_model)
@@ -148,8 +139,8 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> np.nd
     ValueError, TypeError
         Si ``max_len`` o ``d_model`` no son enteros positivos o ``base <= 1``.
     """
-    max_len = _check_positive_int("max_len", max_len)
-    d_model = _check_positive_int("d_model", d_model)
+    max_len = positive_int("max_len", max_len)
+    d_model = positive_int("d_model", d_model)
     w = frequencies(d_model, base)  # (ceil(d/2),)
     pos = np.arange(max_len, dtype=np.float64)[:, None]  # (max_len, 1)
     angles = pos * w[None, :]  # (max_len, ceil(d/2))
@@ -185,14 +176,14 @@ class PositionalEncodingSinusoidal:
     """
 
     def __init__(self, d_model: int, max_len: int = 5000, base: float = 10000.0):
-        self.d_model = _check_positive_int("d_model", d_model)
-        self.max_len = _check_positive_int("max_len", max_len)
+        self.d_model = positive_int("d_model", d_model)
+        self.max_len = positive_int("max_len", max_len)
         self.base = _check_base(base)
         self.pe = sinusoidal_table(self.max_len, self.d_model, self.base)
 
     def encoding(self, n: int, start: int = 0) -> np.ndarray:
         """Filas ``start, ..., start + n - 1`` de la tabla: forma ``(n, d_model)``."""
-        n = _check_positive_int("n", n)
+        n = positive_int("n", n)
         if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
             raise ValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
         _check_sequence_shape((n, self.d_model), self.d_model, self.max_len, int(start))
@@ -277,7 +268,7 @@ def relative_shift_matrix(d_model: int, k: int | float, base: float = 10000.0) -
     ValueError
         Si ``d_model`` es impar o no positivo.
     """
-    d_model = _check_positive_int("d_model", d_model)
+    d_model = positive_int("d_model", d_model)
     if d_model % 2:
         raise ValueError(
             "relative_shift_matrix necesita d_model par (cada seno con su coseno); "
@@ -317,7 +308,7 @@ def dot_product_by_offset(d_model: int, offsets, base: float = 10000.0) -> np.nd
     np.ndarray
         ``Σ_i cos(w_i k)`` con la forma de ``offsets``; vale ``d_model / 2`` en ``k = 0``.
     """
-    d_model = _check_positive_int("d_model", d_model)
+    d_model = positive_int("d_model", d_model)
     if d_model % 2:
         raise ValueError(
             f"dot_product_by_offset necesita d_model par; se recibió d_model={d_model}."
@@ -377,8 +368,8 @@ class SinusoidalPositionalEncoding(nn.Module):
         self, d_model: int, max_len: int = 5000, dropout: float = 0.0, base: float = 10000.0
     ):
         super().__init__()
-        self.d_model = _check_positive_int("d_model", d_model)
-        self.max_len = _check_positive_int("max_len", max_len)
+        self.d_model = positive_int("d_model", d_model)
+        self.max_len = positive_int("max_len", max_len)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
         table = sinusoidal_table(self.max_len, self.d_model, base)
@@ -419,8 +410,8 @@ class LearnedPositionalEmbedding(nn.Module):
         self, max_len: int, d_model: int, dropout: float = 0.0, init_std: float = 0.02
     ):
         super().__init__()
-        self.max_len = _check_positive_int("max_len", max_len)
-        self.d_model = _check_positive_int("d_model", d_model)
+        self.max_len = positive_int("max_len", max_len)
+        self.d_model = positive_int("d_model", d_model)
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
         self.wpe = nn.Embedding(self.max_len, self.d_model)

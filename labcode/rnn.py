@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from labcode.checks import positive_int
+
 __all__ = [
     "RecurrentLayer",
     "SelfAttentionLayer",
@@ -49,17 +51,6 @@ _CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.
 # ---------------------------------------------------------------------------
 # Validación
 # ---------------------------------------------------------------------------
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} debe ser un entero positivo; se recibió {value!r} "
-            f"(tipo {type(value).__name__})."
-        )
-    if value <= 0:
-        raise ValueError(f"{name} debe ser un entero positivo (> 0); se recibió {value}.")
-    return int(value)
 
 
 def _probability(name: str, value) -> float:
@@ -152,15 +143,15 @@ class RecurrentLayer(nn.Module):
         super().__init__()
         if cell not in _CELLS:
             raise ValueError(f"cell debe ser uno de {sorted(_CELLS)}; se recibió {cell!r}.")
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int(
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int(
             "hidden_size", input_size if hidden_size is None else hidden_size
         )
         self.cell = cell
         self.rnn = _CELLS[cell](
             self.input_size,
             self.hidden_size,
-            num_layers=_positive_int("num_layers", num_layers),
+            num_layers=positive_int("num_layers", num_layers),
             bidirectional=bool(bidirectional),
             dropout=_probability("dropout", dropout) if num_layers > 1 else 0.0,
             batch_first=True,
@@ -197,8 +188,8 @@ class SelfAttentionLayer(nn.Module):
         self, d_model: int, num_heads: int = 1, causal: bool = False, dropout: float = 0.0
     ):
         super().__init__()
-        self.d_model = _positive_int("d_model", d_model)
-        self.num_heads = _positive_int("num_heads", num_heads)
+        self.d_model = positive_int("d_model", d_model)
+        self.num_heads = positive_int("num_heads", num_heads)
         if self.d_model % self.num_heads:
             raise ValueError(
                 f"d_model debe ser divisible entre num_heads; se recibió d_model={d_model} "
@@ -264,7 +255,7 @@ class LSTMConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "num_classes", "embed_dim", "hidden_size", "num_layers"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         _probability("dropout", self.dropout)
         if self.pooling not in ("last", "mean"):
             raise ValueError(f"pooling debe ser 'last' o 'mean'; se recibió {self.pooling!r}.")
@@ -472,7 +463,7 @@ def time_forward_backward(
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
-    repeats = _positive_int("repeats", repeats)
+    repeats = positive_int("repeats", repeats)
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
         raise ValueError(f"warmup debe ser un entero >= 0; se recibió {warmup!r}.")
     args = x if isinstance(x, tuple) else (x,)
@@ -534,7 +525,7 @@ def benchmark_sequence_lengths(
     """
     if not layers:
         raise ValueError("layers está vacío; se esperaba al menos un módulo {nombre: módulo}.")
-    lengths = [_positive_int("cada longitud", t) for t in lengths]
+    lengths = [positive_int("cada longitud", t) for t in lengths]
     if not lengths:
         raise ValueError("lengths está vacío; se esperaba al menos una longitud.")
     dims = {
@@ -603,9 +594,9 @@ def gradient_norm_vs_distance(
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
-    seq_len = _positive_int("seq_len", seq_len)
-    d_model = _positive_int("d_model", d_model)
-    batch_size = _positive_int("batch_size", batch_size)
+    seq_len = positive_int("seq_len", seq_len)
+    d_model = positive_int("d_model", d_model)
+    batch_size = positive_int("batch_size", batch_size)
     device = _module_device(module)
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
     gen = torch.Generator().manual_seed(seed)

@@ -1,0 +1,195 @@
+"""Parte 8 (ejercicios, autoevaluación, preguntas frecuentes y glosario) en el libro construido.
+
+No reejecutan nada: leen las salidas guardadas y el HTML de ``make book``. Las
+preguntas de la autoevaluación y de las preguntas frecuentes se comparan con el
+README original del laboratorio (``shared/lab11-README.md``).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from bookutil import HTML, ROOT, executed_notebook, glued, html, outputs_text, skip_or_fail
+
+pytestmark = pytest.mark.book
+
+EJERCICIOS = "book/ejercicios"
+# Ejercicio -> capítulo donde se trabaja (página HTML a la que debe enlazar su sección).
+CAPITULO = {
+    "11-1": "02_self_attention",
+    "11-2": "04_positional",
+    "11-3": "03_multi_head",
+    "11-4": "07_fine_tuning_bert",
+    "11-5": "08_generacion",
+}
+# Enlace a un capítulo numerado del libro (no a la propia página ni a la API).
+CHAPTER_LINK = re.compile(r'href="(\d\d_[a-z_]+)\.html(#[^"]*)?"')
+
+
+def _lab_readme() -> str:
+    from labcode.config import data_dir
+
+    candidates = [ROOT.parent / "shared" / "lab11-README.md"]
+    data = data_dir(required=False)
+    if data is not None:
+        candidates.insert(0, Path(data).parent / "lab11-README.md")
+    for path in candidates:
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    skip_or_fail("no se encuentra shared/lab11-README.md (el README original del laboratorio)")
+    return ""  # pragma: no cover - skip_or_fail no vuelve
+
+
+def _text(fragment: str) -> str:
+    """Texto visible de un fragmento HTML (sin etiquetas, entidades resueltas, espacios simples)."""
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _chunks(page_html: str, marker: str) -> list[str]:
+    """Trozos de HTML que empiezan en cada aparición de ``marker`` (el último hasta el final)."""
+    starts = [m.start() for m in re.finditer(re.escape(marker), page_html)]
+    return [page_html[a:b] for a, b in zip(starts, starts[1:] + [len(page_html)], strict=True)]
+
+
+def _sort_key(term: str) -> str:
+    decomposed = unicodedata.normalize("NFD", term.lower())
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+# --- Ejercicios -----------------------------------------------------------------------------
+
+
+def test_every_exercise_starts_unanswered_and_its_solution_passes():
+    text = outputs_text(EJERCICIOS)
+    for n in ("11.1", "11.2", "11.4", "11.5"):
+        assert f"❌ Ejercicio {n}: todavía no hay respuesta" in text, n
+    assert "❌ Ejercicio 11.3: la función todavía no está implementada" in text
+    for n in ("11.1", "11.3", "11.4", "11.5"):
+        assert f"✅ Ejercicio {n} resuelto" in text, n
+    assert "✅ Ejercicio 11.2: correcto" in text
+    g = glued(EJERCICIOS)
+    assert [g[f"ejer_11_{i}_ok"] for i in range(1, 6)] == [True] * 5
+
+
+def test_placeholder_cells_are_visible_and_solutions_hidden():
+    nb = executed_notebook(EJERCICIOS)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for i in range(1, 6):
+        calls = [c for c in code if f"check_11_{i}(" in c.source]
+        visible = [c for c in calls if "hide-cell" not in c.metadata.get("tags", [])]
+        hidden = [c for c in calls if "hide-cell" in c.metadata.get("tags", [])]
+        assert len(visible) == 1 and len(hidden) == 1, f"ejercicio 11.{i}: {len(calls)} llamadas"
+        assert "None" in visible[0].source or "NotImplementedError" in visible[0].source
+        assert code.index(visible[0]) < code.index(hidden[0])  # primero el intento, después
+    assert html(EJERCICIOS).count("tag_hide-cell") >= 5
+
+
+def test_each_exercise_links_to_the_chapter_where_it_is_worked():
+    page = html(EJERCICIOS)
+    for ex, chapter in CAPITULO.items():
+        marker = f'id="sec-ejercicios-{ex}"'
+        assert marker in page, f"falta la sección del ejercicio {ex}"
+        section = page[page.index(marker):].split('id="sec-ejercicios-', 2)[1]
+        section = section.split('id="sec-proyectos"')[0]
+        if not (HTML / "book" / f"{chapter}.html").exists():
+            continue  # construcción parcial sin ese capítulo: el enlace no puede resolverse
+        assert f'href="{chapter}.html' in section, f"{ex} no enlaza con {chapter}"
+
+
+def test_exercise_11_4_is_cheap_and_says_which_classifier_it_used():
+    g = glued(EJERCICIOS)
+    origen = g["ejer_11_4_origen"]
+    assert "capítulo 7" in origen or "ajuste fino mínimo" in origen
+    n = int(g["ejer_11_4_n"])
+    assert n == (872 if "capítulo 7" in origen else 200)
+    assert float(g["ejer_11_4_acc"]) >= 70.0  # ajustado de verdad: muy por encima del azar
+    assert float(g["ejer_11_4_s"]) < 120  # la página no repite el entrenamiento del capítulo
+    assert origen in _text(html(EJERCICIOS))
+
+
+def test_advanced_projects_have_goal_base_evaluation_and_difficulty():
+    page = html(EJERCICIOS)
+    projects = page[page.index('id="sec-proyectos"'):]
+    projects = projects.split('id="resumen"')[0]
+    chunks = _chunks(projects, "<h3>")
+    assert 6 <= len(chunks) <= 8
+    for chunk in chunks:
+        text = _text(chunk)
+        for field in ("Objetivo.", "De dónde partir.", "Cómo evaluar.", "Dificultad."):
+            assert field in text, f"a un proyecto le falta {field!r}: {text[:60]}"
+        assert "labcode." in text
+        assert re.search(r"Dificultad\. (Baja|Media|Alta)", text)
+
+
+# --- Autoevaluación -------------------------------------------------------------------------
+
+
+def test_self_assessment_has_the_eight_checklist_items_each_linked_and_with_answers():
+    readme = _lab_readme()
+    checklist = re.findall(r"^- \[ \] (.+)$", readme.split("## Verificación de Conocimientos")[1],
+                           flags=re.M)
+    assert len(checklist) == 8
+    page = html("book/autoevaluacion")
+    items = _chunks(page, 'class="task-list-item"')
+    assert len(items) == 8
+    for item, expected in zip(items, checklist, strict=True):
+        section = item.split("<h2>")[0]  # hasta el siguiente punto
+        assert expected.strip().rstrip(".") in _text(section)
+        assert CHAPTER_LINK.search(section), f"{expected!r} no enlaza con ningún capítulo"
+        assert 'class="dropdown admonition"' in section, f"{expected!r} no tiene respuestas"
+
+
+# --- Preguntas frecuentes -------------------------------------------------------------------
+
+
+def test_faq_answers_every_question_of_the_lab_with_links():
+    questions = re.findall(r"^\*\*P: (.+?)\*\*\s*$", _lab_readme(), flags=re.M)
+    assert len(questions) >= 5
+    page = html("book/faq")
+    sections = {_text(c.split("<a class=\"headerlink\"")[0]): c for c in _chunks(page, "<h3>")}
+    for q in questions:
+        assert q in sections, f"falta la pregunta del laboratorio {q!r}"
+        assert CHAPTER_LINK.search(sections[q]), f"la respuesta a {q!r} no enlaza con el libro"
+    assert len(sections) > len(questions)  # y las preguntas propias del libro
+
+
+def test_faq_covers_profiles_gpu_and_command_line():
+    text = _text(html("book/faq"))
+    for needle in ("LABCODE_PROFILE=full", "python -m labcode --help", "all-MiniLM-L6-v2",
+                   "SmolLM2-135M-Instruct", "bert-base-uncased", "gpt2", "Colab"):
+        assert needle in text, needle
+
+
+# --- Glosario -------------------------------------------------------------------------------
+
+
+def _glossary() -> list[tuple[str, str]]:
+    page = html("book/glosario")
+    pairs = re.findall(r'<dt id="term-[^"]*">(.*?)</dt>\s*<dd>(.*?)</dd>', page, flags=re.S)
+    return [(_text(term.split('<a class="headerlink"')[0]), dd) for term, dd in pairs]
+
+
+def test_glossary_is_long_sorted_and_bilingual():
+    entries = _glossary()
+    assert len(entries) >= 40
+    terms = [t for t, _ in entries]
+    assert terms == sorted(terms, key=_sort_key), "el glosario no está en orden alfabético"
+    assert len(set(map(_sort_key, terms))) == len(terms)
+    english = []
+    for term, dd in entries:
+        m = re.match(r"\s*<p><strong>Inglés:</strong>\s*<em>(.+?)</em>", dd, flags=re.S)
+        assert m and _text(m.group(1)), f"{term}: falta el término en inglés"
+        english.append(_text(m.group(1)).lower())
+        assert "Véase" in _text(dd) and ("reference internal" in dd or "std-ref" in dd), term
+    for key in ("attention", "self-attention", "query", "key", "value", "multi-head attention",
+                "positional encoding", "layer normalization", "encoder", "decoder"):
+        assert any(e == key or e.startswith(key + " ") for e in english), f"falta {key!r}"
+
+
+def test_glossary_links_into_the_chapters():
+    linked = [t for t, dd in _glossary() if CHAPTER_LINK.search(dd)]
+    assert len(linked) >= 40
