@@ -16,12 +16,18 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
 - :mod:`labcode.llama`: un decoder moderno (RMSNorm, RoPE, SwiGLU, GQA) desde cero.
 - :mod:`labcode.sentiment`: ``BERTSentimentClassifier``, ajuste fino para sentimiento.
 - :mod:`labcode.generation`: ``GPT2TextGenerator``, generación de texto y estrategias.
+- :mod:`labcode.viz`: visualización de la atención (mapas, *rollout*, visor interactivo).
 - :mod:`labcode.longrange`: la tarea de dependencias largas (Transformer frente a LSTM).
 - :mod:`labcode.vit`: el Vision Transformer.
+- :mod:`labcode.prompting`: clasificación con instrucciones y ejemplos (*few-shot*).
+- :mod:`labcode.efficient_attention`: atención eficiente frente a la atención completa.
+- :mod:`labcode.scaling`: leyes de escala de Kaplan y de Chinchilla.
+- :mod:`labcode.bench`: las mediciones de rendimiento (``python -m labcode bench``).
 - :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
 - :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
 - :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
 - :mod:`labcode.notebook`: utilidades para los capítulos (``glue``...).
+- :mod:`labcode.checks`: validaciones de entrada compartidas.
 
 Los módulos se importan de forma perezosa para que ``import labcode`` sea
 rápido y no exija PyTorch a quien sólo usa la parte en NumPy.
@@ -54,6 +60,12 @@ _SUBMODULES = {
     "generation",
     "longrange",
     "vit",
+    "viz",
+    "prompting",
+    "efficient_attention",
+    "scaling",
+    "bench",
+    "checks",
 }
 
 

@@ -945,3 +945,46 @@ def check_cap11_patches(respuesta) -> bool:
                          f"{expected['seq_len']} tokens y "
                          f"{expected['patch_params']:_} ".replace("_", " ")
                          + "parámetros en la proyección de parches.")
+
+
+def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
+    """Capítulo 9: la cabeza que más atiende al *token* anterior.
+
+    Parameters
+    ----------
+    respuesta : tuple of int
+        ``(capa, cabeza)``. ``None`` = todavía no hay respuesta.
+    maps : labcode.viz.AttentionMaps
+        Los pesos de atención sobre los que se busca.
+
+    Returns
+    -------
+    bool
+        ``True`` si ``respuesta`` es la cabeza con mayor atención media al *token*
+        anterior (``labcode.viz.head_statistics``). Nunca lanza excepciones.
+    """
+    from labcode.viz import AttentionMaps, head_statistics
+
+    name = "Ejercicio del capítulo 9 (cabeza de token anterior)"
+    if respuesta is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    if not isinstance(maps, AttentionMaps):
+        return _report(False, f"{name}: maps debe ser un labcode.viz.AttentionMaps; se recibió "
+                              f"{type(maps).__name__}.")
+    try:
+        capa, cabeza = (int(v) for v in respuesta)
+    except (TypeError, ValueError):
+        return _report(False, f"{name}: se esperaba una pareja (capa, cabeza) de enteros; se "
+                              f"recibió {respuesta!r}.")
+    prev = head_statistics(maps)["previous"]  # (L, H)
+    L, H = prev.shape
+    if not (0 <= capa < L and 0 <= cabeza < H):
+        return _report(False, f"{name}: (capa, cabeza) fuera de rango; hay {L} capas y {H} "
+                              "cabezas (índices desde 0).")
+    best = np.unravel_index(prev.argmax(), prev.shape)
+    if (capa, cabeza) != (int(best[0]), int(best[1])):
+        return _report(False, f"{name}: la cabeza ({capa}, {cabeza}) atiende al token anterior "
+                              f"con {prev[capa, cabeza]:.3f} de media, pero hay otra con más. "
+                              "Pista: busca el máximo de head_statistics(maps)['previous'].")
+    return _report(True, f"{name} resuelto: capa {capa}, cabeza {cabeza}, con "
+                         f"{prev[capa, cabeza]:.2f} de la atención al token anterior.")

@@ -260,7 +260,14 @@ class LlamaAttention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-    ) -> torch.Tensor:
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``(B, T, C) -> (B, T, C)``.
+
+        Con ``need_weights=True`` la atención se calcula de forma explícita
+        (softmax de ``q kᵀ / √hs`` con la máscara causal) y se devuelven también
+        los pesos ``(B, nh, T, S)`` con ``S = past + T``.
+        """
         B, T, _ = x.shape  # (B, T, C)
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_dim
         q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
@@ -273,6 +280,13 @@ class LlamaAttention(nn.Module):
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nkv, S, hs), S = past + T
         k = repeat_kv(k, nh // nkv)  # (B, nh, S, hs)
         v = repeat_kv(v, nh // nkv)  # (B, nh, S, hs)
+        if need_weights:
+            S = k.shape[2]
+            allowed = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=past)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
+            w = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+            y = (w @ v).transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, nh*hs)
+            return self.o_proj(y), w
         if past == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         elif T == 1:  # un token nuevo ve todo lo anterior: no hace falta máscara
@@ -315,10 +329,15 @@ class LlamaDecoderLayer(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-    ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, kv_cache)
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        a = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, need_weights)
+        w = None
+        if need_weights:
+            a, w = a  # w: (B, nh, T, S)
+        x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
-        return x  # (B, T, C)
+        return (x, w) if need_weights else x  # (B, T, C)
 
 
 class LlamaModel(nn.Module):
@@ -333,15 +352,28 @@ class LlamaModel(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
 
-    def forward(self, input_ids: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        kv_cache: KVCache | None = None,
+        output_attentions: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Estados ocultos normalizados ``(B, T, C)`` (y, si se piden, los pesos
+        de atención de cada capa, cada uno ``(B, nh, T, S)``)."""
         T = input_ids.shape[1]
         past = 0 if kv_cache is None else kv_cache.seq_len()
         x = self.embed_tokens(input_ids)  # (B, T, C)
         positions = torch.arange(past, past + T, device=input_ids.device)  # (T,)
         cos, sin = self.rotary_emb(positions, x.dtype)  # (T, hs) cada uno
+        attentions: list[torch.Tensor] = []
         for layer in self.layers:
-            x = layer(x, cos, sin, kv_cache)
-        return self.norm(x)  # (B, T, C)
+            if output_attentions:
+                x, w = layer(x, cos, sin, kv_cache, need_weights=True)
+                attentions.append(w)
+            else:
+                x = layer(x, cos, sin, kv_cache)
+        x = self.norm(x)  # (B, T, C)
+        return (x, attentions) if output_attentions else x
 
 
 class Llama(nn.Module):
@@ -400,7 +432,12 @@ class Llama(nn.Module):
 
     # --- Pasada hacia delante y generación -------------------------------------------
 
-    def forward(self, input_ids: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        kv_cache: KVCache | None = None,
+        output_attentions: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Logits del siguiente token en cada posición.
 
         Parameters
@@ -409,14 +446,21 @@ class Llama(nn.Module):
             ``(B, T)`` enteros en ``[0, vocab_size)``.
         kv_cache:
             Si se da, se usa y se amplía (las posiciones continúan tras lo guardado).
+        output_attentions:
+            Si es ``True`` devuelve también los pesos de atención de cada capa:
+            una lista de ``num_hidden_layers`` tensores ``(B, nh, T, S)`` con
+            ``S`` = posiciones en caché + ``T`` (calculados de forma explícita).
 
         Returns
         -------
-        torch.Tensor
-            ``(B, T, vocab_size)``.
+        torch.Tensor or tuple
+            ``(B, T, vocab_size)`` (y la lista de pesos si se pide).
         """
         past = 0 if kv_cache is None else kv_cache.seq_len()
         self._check_input_ids(input_ids, past)
+        if output_attentions:
+            x, attentions = self.model(input_ids, kv_cache, output_attentions=True)
+            return self.lm_head(x), attentions  # (B, T, V), [(B, nh, T, S)] * L
         return self.lm_head(self.model(input_ids, kv_cache))  # (B, T, V)
 
     def new_cache(self) -> KVCache:

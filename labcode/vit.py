@@ -15,7 +15,8 @@ Piezas:
 - :class:`ViTConfig` y :class:`ViT`: el modelo completo, construido con
   :class:`labcode.blocks.TransformerEncoderBlock` y
   :class:`labcode.positional.LearnedPositionalEmbedding`.
-- :func:`attention_rollout`: *attention rollout* :cite:`abnar2020quantifying`.
+- ``attention_rollout``: *attention rollout* :cite:`abnar2020quantifying`; se define en
+  ``labcode.viz`` y aquí sólo se reexporta.
 - :func:`load_digits_dataset`: los dígitos 8x8 de scikit-learn (1797 imágenes).
 - :class:`MLPBaseline` y :class:`SmallCNN`: líneas base; :func:`train_model`,
   :func:`train_vit` y :func:`evaluate_accuracy`: un mismo bucle para los tres.
@@ -39,15 +40,16 @@ from torch import nn
 from .blocks import TransformerEncoderBlock
 from .notebook import progress
 from .positional import LearnedPositionalEmbedding
+from .viz import attention_rollout  # definido una sola vez, en labcode.viz
 
 __all__ = [
+    "attention_rollout",
     "patchify",
     "unpatchify",
     "PatchEmbedding",
     "copy_patch_weights",
     "ViTConfig",
     "ViT",
-    "attention_rollout",
     "DigitsData",
     "load_digits_dataset",
     "MLPBaseline",
@@ -476,47 +478,6 @@ class ViT(nn.Module):
     def num_parameters(self) -> int:
         """Número de parámetros entrenables."""
         return count_parameters(self)
-
-
-def attention_rollout(attentions: list[torch.Tensor], residual: bool = True) -> torch.Tensor:
-    """*Attention rollout* :cite:`abnar2020quantifying`.
-
-    Promedia las cabezas de cada capa, añade la identidad (la conexión residual),
-    renormaliza las filas y multiplica las matrices de todas las capas:
-    ``R = Â_L ··· Â_1`` con ``Â = (Ā + I) / 2``.
-
-    Parameters
-    ----------
-    attentions : list[torch.Tensor]
-        Una matriz ``(B, nh, T, T)`` por capa (de :meth:`ViT.attention_maps`).
-    residual : bool
-        Si se añade la identidad.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, T, T)``; la fila 0 es la atención acumulada del ``[CLS]``.
-
-    Raises
-    ------
-    ValueError
-        Si la lista está vacía o las formas no son ``(B, nh, T, T)``.
-    """
-    if not attentions:
-        raise ValueError("attention_rollout: se esperaba al menos una matriz de atención.")
-    result = None
-    for a in attentions:
-        if not isinstance(a, torch.Tensor) or a.dim() != 4 or a.shape[-1] != a.shape[-2]:
-            shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-            raise ValueError(
-                f"attention_rollout: se esperaban pesos (B, nh, T, T); se recibió {shape}."
-            )
-        m = a.mean(dim=1)  # (B, T, T)
-        if residual:
-            m = m + torch.eye(m.shape[-1], dtype=m.dtype, device=m.device)
-            m = m / m.sum(dim=-1, keepdim=True)
-        result = m if result is None else m @ result
-    return result
 
 
 # ---------------------------------------------------------------------------
