@@ -459,7 +459,7 @@ class GPT(nn.Module):
 
     # -- generación -------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(
         self,
         input_ids: torch.Tensor,
