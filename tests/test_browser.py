@@ -1,143 +1,34 @@
 """El libro construido funciona en un navegador real (Chromium + Playwright, sin red).
 
-Se sirve ``_build/html`` con ``http.server`` en 127.0.0.1 y se recorre con el
-Chromium de Debian (``apt-get install -y chromium``; no ``playwright install``).
-Toda petición fuera de ese servidor se aborta con ``page.route`` (sin red, y
-para que la prueba no dependa de CDN ajenos): en la práctica sólo MathJax
-(``cdn.jsdelivr.net``), que el tema carga de un CDN.
-
-Errores de consola que se toleran, y por qué (nada más se tolera):
-
-- ``Identifier 'THEBE_JS_URL' has already been declared``: Jupyter Book 1.x
-  inyecta dos veces el mismo ``<script>const THEBE_JS_URL = ...</script>`` en
-  cada página (una vez sphinx-thebe y otra sphinx-book-theme); el segundo falla
-  sin efecto (thebe está desactivado en ``_config.yml``).
-- ``Failed to load resource: net::ERR_FAILED`` cuyo origen es una URL que esta
-  prueba abortó (recursos externos bloqueados a propósito).
-- ``Got invalid theme mode: . Resetting to auto.``: pydata-sphinx-theme lo
-  escribe con ``console.error`` la primera vez que se visita el sitio, cuando
-  ``localStorage`` aún no guarda un modo de color; después guarda «auto».
+Se sirve ``_build/html`` en 127.0.0.1 y se recorre con el Chromium de Debian,
+abortando toda petición externa. Los errores de consola tolerados, y por qué,
+están en ``tests/browserutil.py``.
 
 Todo el recorrido reutiliza un único navegador (< ~30 s en 2 núcleos).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import socketserver
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 from bookutil import HTML, notebook_files, require_build, toc_files
+from browserutil import Tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="falta playwright (pip install -r requirements.txt)"
-)
-
-# Chromium de Debian; en otro sistema (p. ej. los runners de GitHub, con
-# /usr/bin/google-chrome) se indica con LABCODE_CHROMIUM.
-CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 REPO = "lab11-transformers/lab11-transformers"
 MOBILE_WIDTH = 390
-TOLERATED_ERRORS = (
-    "Identifier 'THEBE_JS_URL' has already been declared",
-    "Got invalid theme mode: . Resetting to auto.",
-)
 
 PAGES = toc_files()
 BUILT = [p for p in PAGES if (HTML / f"{p}.html").exists()]
 CHAPTERS = [p for p in notebook_files() if p in BUILT]
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # sin ruido en la salida de pytest
-        pass
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-@pytest.fixture(scope="session")
-def base_url():
-    require_build()
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    server = _Server(("127.0.0.1", 0), handler)  # puerto libre al azar
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not CHROMIUM.exists():
-        message = (f"falta Chromium en {CHROMIUM}: apt-get install -y chromium "
-                   "(o LABCODE_CHROMIUM=/ruta/al/navegador)")
-        if os.environ.get("CI"):  # en CI el navegador es obligatorio: .ci/run lo instala
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class _Tab:
-    """Una pestaña que bloquea lo externo y recoge los errores de consola."""
-
-    def __init__(self, browser, base_url: str, **context_kwargs):
-        self.base_url = base_url
-        self.context = browser.new_context(**context_kwargs)
-        self.blocked: list[str] = []
-        self.errors: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(self.base_url):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
-
-    def _console(self, msg):
-        if msg.type != "error":
-            return
-        source = (msg.location or {}).get("url", "")
-        if "net::ERR_FAILED" in msg.text and source in self.blocked:
-            return
-        self.errors.append(f"console.error: {msg.text} ({source})")
-
-    def goto(self, path: str):
-        self.errors.clear()
-        return self.page.goto(self.base_url + path, wait_until="load")
-
-    def unexpected_errors(self) -> list[str]:
-        return [e for e in self.errors if not any(t in e for t in TOLERATED_ERRORS)]
-
-
 @pytest.fixture(scope="session")
 def desktop(browser, base_url):
-    tab = _Tab(browser, base_url, viewport={"width": 1280, "height": 900})
+    tab = Tab(browser, base_url, viewport={"width": 1280, "height": 900})
     yield tab
     tab.context.close()
 
@@ -277,7 +168,7 @@ def test_dark_mode_toggle_changes_theme(desktop):
 def mobile(browser, base_url):
     # Ventana de 390 px (ancho de un móvil). Sin is_mobile: la emulación móvil
     # ensancharía el viewport hasta el contenido y ocultaría el desbordamiento.
-    tab = _Tab(browser, base_url, viewport={"width": MOBILE_WIDTH, "height": 844})
+    tab = Tab(browser, base_url, viewport={"width": MOBILE_WIDTH, "height": 844})
     yield tab
     tab.context.close()
 

@@ -15,92 +15,24 @@ Chromium del sistema (Playwright), abortando toda petición externa, igual que
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import socketserver
-import threading
-from pathlib import Path
-
 import pytest
-from bookutil import HTML, require_build, skip_or_fail
+from bookutil import HTML, skip_or_fail
+from browserutil import Tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="falta playwright (pip install -r requirements.txt)"
-)
-
 PAGE = "book/09_visualizacion"
-CHROMIUM = Path(os.environ.get("LABCODE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
-TOLERATED_ERRORS = (
-    "Identifier 'THEBE_JS_URL' has already been declared",
-    "Got invalid theme mode: . Resetting to auto.",
-)
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    require_build()
+@pytest.fixture(scope="module", autouse=True)
+def _page_built():
     if not (HTML / f"{PAGE}.html").exists():
         skip_or_fail(f"{PAGE}.html no está construido (¿falta en la tabla de contenidos?)")
-    server = _Server(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HTML)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        skip_or_fail(f"falta Chromium en {CHROMIUM} (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class _Tab:
+class _Tab(Tab):
     def __init__(self, browser, base_url: str, width: int = 1280):
-        self.base_url = base_url
-        self.context = browser.new_context(viewport={"width": width, "height": 900})
-        self.blocked: list[str] = []
-        self.requested: list[str] = []
-        self.errors: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _route(self, route):
-        url = route.request.url
-        self.requested.append(url)
-        if url.startswith(self.base_url):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
-
-    def _console(self, msg):
-        if msg.type != "error":
-            return
-        source = (msg.location or {}).get("url", "")
-        if "net::ERR_FAILED" in msg.text and source in self.blocked:
-            return
-        self.errors.append(f"console.error: {msg.text} ({source})")
+        super().__init__(browser, base_url, viewport={"width": width, "height": 900})
 
     def open(self):
         self.page.goto(self.base_url + f"{PAGE}.html", wait_until="load")
@@ -110,9 +42,6 @@ class _Tab:
             ".every(g => g.querySelector('.hm image'))",
             timeout=20_000,
         )
-
-    def unexpected_errors(self) -> list[str]:
-        return [e for e in self.errors if not any(t in e for t in TOLERATED_ERRORS)]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,27 @@
+"""Fixtures compartidas entre módulos de prueba.
+
+Las pruebas en navegador comparten un único servidor HTTP y un único Chromium
+por sesión: Playwright (API síncrona) no admite dos instancias vivas a la vez.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """URL base del HTML construido, servido en 127.0.0.1."""
+    from browserutil import serve_html
+
+    with serve_html() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """El Chromium del sistema (Playwright); falla en CI si falta, se omite fuera."""
+    from browserutil import chromium
+
+    with chromium() as b:
+        yield b
