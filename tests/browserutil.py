@@ -30,7 +30,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from bookutil import HTML, require_build, skip_or_fail
 
 # Chromium de Debian; en otro sistema (p. ej. los runners de GitHub, con
@@ -76,9 +75,10 @@ def serve_html() -> Iterator[str]:
 @contextlib.contextmanager
 def chromium() -> Iterator[object]:
     """El Chromium del sistema lanzado con Playwright (en CI es obligatorio)."""
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="falta playwright (pip install -r requirements.txt)"
-    )
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail("falta playwright (pip install -r requirements.txt)")
     if not CHROMIUM.exists():
         skip_or_fail(f"falta Chromium en {CHROMIUM}: apt-get install -y chromium "
                      "(o LABCODE_CHROMIUM=/ruta/al/navegador)")

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from bookutil import skip_or_fail
 
-pytest.importorskip("transformers")
-
 from labcode.config import data_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-transformers = pytest.importorskip("transformers")
+import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
 from labcode.blocks import causal_mask  # noqa: E402
 from labcode.gpt import (  # noqa: E402

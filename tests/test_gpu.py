@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="sin GPU con CUDA"),
 ]
 
-transformers = pytest.importorskip("transformers")
+import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
 
 def _gpt_pair(seed: int = 0):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
 from labcode import pretrained
 from labcode.llama import KVCache, Llama, LlamaConfig, repeat_kv, rotate_half
-
-transformers = pytest.importorskip("transformers")
 
 VOCAB = 97
 

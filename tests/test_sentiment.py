@@ -13,8 +13,6 @@ import numpy as np
 import pytest
 from bookutil import skip_or_fail
 
-pytest.importorskip("transformers")
-
 from labcode import pretrained  # noqa: E402
 from labcode.sentiment import (  # noqa: E402
     BERTSentimentClassifier,

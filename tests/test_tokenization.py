@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("transformers")
-
 from labcode import tokenization as tk  # noqa: E402
 
 ES = "El gato bebió la leche porque estaba hambriento"
