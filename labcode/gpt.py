@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode.checks import token_ids
+
 __all__ = [
     "GPTConfig",
     "CausalSelfAttention",
@@ -327,44 +329,10 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel()
         return n
 
-    def _check_input_ids(self, input_ids, past_length: int = 0) -> None:
-        if not isinstance(input_ids, torch.Tensor):
-            raise TypeError(
-                "GPT: input_ids debe ser un torch.Tensor de enteros (B, T); "
-                f"se recibió {type(input_ids).__name__}."
-            )
-        if input_ids.dtype.is_floating_point or input_ids.dtype.is_complex or (
-            input_ids.dtype == torch.bool
-        ):
-            raise TypeError(
-                "GPT: input_ids debe contener enteros (torch.long); "
-                f"se recibió dtype={input_ids.dtype}."
-            )
-        if input_ids.dim() != 2:
-            hint = ""
-            if input_ids.dim() == 1:
-                hint = " (use input_ids.unsqueeze(0) para un único ejemplo)"
-            raise ValueError(
-                "GPT: input_ids debe tener forma (B, T); se recibió la forma "
-                f"{tuple(input_ids.shape)}{hint}."
-            )
-        B, T = input_ids.shape
-        if B < 1 or T < 1:
-            raise ValueError(
-                "GPT: input_ids no puede estar vacío; se recibió la forma "
-                f"{tuple(input_ids.shape)}."
-            )
-        if past_length + T > self.config.n_positions:
-            raise ValueError(
-                f"GPT: la secuencia tiene {past_length + T} posiciones y el contexto máximo "
-                f"(n_positions) es {self.config.n_positions}; recorte la entrada."
-            )
-        lo, hi = int(input_ids.min()), int(input_ids.max())
-        if lo < 0 or hi >= self.config.vocab_size:
-            raise ValueError(
-                f"GPT: hay identificadores de token fuera del vocabulario [0, "
-                f"{self.config.vocab_size - 1}]; se recibieron valores entre {lo} y {hi}."
-            )
+    def _check_input_ids(self, input_ids, past_length: int = 0, extra: int = 0) -> None:
+        token_ids(input_ids, who="GPT", vocab_size=self.config.vocab_size,
+                  max_positions=self.config.n_positions, limit_name="n_positions",
+                  past=past_length, extra=extra)
 
     # -- pasada hacia delante --------------------------------------------
 
@@ -519,14 +487,7 @@ class GPT(nn.Module):
             raise ValueError(
                 f"GPT.generate: top_k debe ser None o un entero >= 1; se recibió {top_k!r}."
             )
-        self._check_input_ids(input_ids)
-        total = input_ids.shape[1] + max_new_tokens
-        if total > self.config.n_positions:
-            raise ValueError(
-                f"GPT.generate: prompt ({input_ids.shape[1]}) + max_new_tokens "
-                f"({max_new_tokens}) = {total} supera el contexto n_positions = "
-                f"{self.config.n_positions}; acorte el prompt o genere menos tokens."
-            )
+        self._check_input_ids(input_ids, extra=max_new_tokens)
         out = input_ids
         past: KVCache | None = None
         next_input = input_ids

@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labcode.checks import token_ids
+
 __all__ = [
     "KVCache",
     "Llama",
@@ -402,33 +404,9 @@ class Llama(nn.Module):
     # --- Comprobaciones -------------------------------------------------------------
 
     def _check_input_ids(self, input_ids: Any, past: int = 0, extra: int = 0) -> None:
-        if not isinstance(input_ids, torch.Tensor):
-            raise TypeError(
-                "input_ids debe ser un torch.Tensor de enteros; se recibió "
-                f"{type(input_ids).__name__}."
-            )
-        if input_ids.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"input_ids debe ser de enteros (int64); se recibió {input_ids.dtype}.")
-        if input_ids.dim() != 2:
-            raise ValueError(
-                "input_ids debe tener forma (B, T); se recibió forma "
-                f"{tuple(input_ids.shape)}. Para una sola secuencia usa input_ids[None]."
-            )
-        B, T = input_ids.shape
-        if B == 0 or T == 0:
-            raise ValueError(f"input_ids no puede estar vacío; se recibió forma {(B, T)}.")
-        limit = self.config.max_position_embeddings
-        if past + T + extra > limit:
-            raise ValueError(
-                f"Secuencia demasiado larga: {past} en caché + {T} de entrada + {extra} nuevos = "
-                f"{past + T + extra} posiciones; el máximo es max_position_embeddings={limit}."
-            )
-        lo, hi = int(input_ids.min()), int(input_ids.max())
-        if lo < 0 or hi >= self.config.vocab_size:
-            raise ValueError(
-                f"Los ids deben estar en [0, {self.config.vocab_size}); se recibieron valores "
-                f"entre {lo} y {hi}."
-            )
+        token_ids(input_ids, who="Llama", vocab_size=self.config.vocab_size,
+                  max_positions=self.config.max_position_embeddings,
+                  limit_name="max_position_embeddings", past=past, extra=extra)
 
     # --- Pasada hacia delante y generación -------------------------------------------
 
