@@ -21,7 +21,6 @@ salida es 0 aunque no se alcance el objetivo: el JSON dice si se alcanzó
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import _summary, bench_finetune  # noqa: E402
+from labcode.bench import _summary, bench_finetune, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,10 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                             batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
                             seed=args.seed, device=args.device)
     print(_summary(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    print(f"JSON: {out}")
+    print(f"JSON: {write_json(report, args.out)}")
     return 0
 
 

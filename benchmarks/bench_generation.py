@@ -23,7 +23,6 @@ gana claramente con lotes mayores o secuencias largas.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import _summary, bench_generation  # noqa: E402
+from labcode.bench import _summary, bench_generation, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -59,10 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
                               new_tokens=args.new_tokens, repeats=args.repeats,
                               device=args.device)
     print(_summary(report))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"JSON: {out}")
+    print(f"JSON: {write_json(report, args.out)}")
     return report
 
 

@@ -15,8 +15,6 @@ Uso::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from labcode.bench import machine_info, write_json  # noqa: E402
 from labcode.longrange import (  # noqa: E402
     accuracy_vs_distance,
     build_matched_models,
@@ -73,8 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     out: dict = {
         "threads": args.threads,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        "machine": machine_info(),
         "timing": {
             "lengths": L.tolist(),
             "lstm_s": a.tolist(),
@@ -110,8 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
             "seconds": train_s,
         }
     path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    write_json(out, path)
     print(f"JSON escrito en {path}")
     return out
 

@@ -15,8 +15,6 @@ Uso::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from labcode.bench import machine_info, write_json  # noqa: E402
 from labcode.model import (  # noqa: E402
     DATES_MODEL_CONFIG,
     DATES_TRAIN_CONFIG,
@@ -77,12 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
         "train_config": DATES_TRAIN_CONFIG,
         "target": {"exact_match": TARGET_ACCURACY, "train_seconds": TARGET_SECONDS},
         "meets_target": bool(acc >= TARGET_ACCURACY and result.seconds <= TARGET_SECONDS),
-        "torch": torch.__version__,
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or '?'})",
+        "machine": machine_info(),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
+    path = write_json(out, args.out)
     print(
         f"entrenamiento: {result.seconds:.1f} s ({args.threads} hilos, {out['steps']} pasos) | "
         f"coincidencia exacta: {acc:.2%} ({len(preds) - len(errors)}/{len(preds)}) | "

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
 import sys
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from labcode.bench import machine_info, write_json  # noqa: E402
 from labcode.vit import (  # noqa: E402
     VIT_DIGITS_CONFIG,
     VIT_DIGITS_TRAIN_CONFIG,
@@ -74,12 +71,9 @@ def main(argv: list[str] | None = None) -> dict:
         "train_config": dataclasses.asdict(tc),
         "target": {"test_accuracy": TARGET_ACCURACY, "train_seconds": TARGET_SECONDS},
         "meets_target": bool(acc >= TARGET_ACCURACY and hist.seconds <= TARGET_SECONDS),
-        "torch": torch.__version__,
-        "machine": f"{platform.system()} {platform.machine()} ({platform.processor() or '?'})",
+        "machine": machine_info(),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
+    path = write_json(out, args.out)
     print(
         f"entrenamiento: {hist.seconds:.1f} s ({tc.num_threads} hilo(s), {tc.epochs} épocas, "
         f"{hist.num_parameters} parámetros) | exactitud en prueba: {acc:.2%} | "

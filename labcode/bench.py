@@ -41,6 +41,7 @@ __all__ = [
     "machine_info",
     "run_cli",
     "time_interleaved",
+    "write_json",
 ]
 
 #: Objetivos del proyecto para estas mediciones.
@@ -129,6 +130,15 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
         "transformers": transformers.__version__,
     }
+
+
+def write_json(report: Any, path: str | os.PathLike) -> Path:
+    """Escribe ``report`` como JSON legible en ``path`` (crea la carpeta); devuelve la ruta."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False),
+                   encoding="utf-8")
+    return out
 
 
 def _check_sizes(**sizes: int) -> None:
@@ -569,9 +579,5 @@ def run_cli(args: argparse.Namespace) -> int:
         reports[name] = report
         print(_summary(report), flush=True)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(reports, indent=2, default=str, ensure_ascii=False),
-                       encoding="utf-8")
-        print(f"JSON: {out}")
+        print(f"JSON: {write_json(reports, args.json)}")
     return 0 if len(reports) == len(names) else 1
