@@ -33,6 +33,7 @@ def test_machine_and_versions_are_stated(g):
 def test_numpy_and_torch_attention_agree(g):
     assert float(g["ap_np_diff"]) < 1e-4
     assert float(g["ap_np_ratio_max"]) > 0
+    assert g["ap_np_cfg"].startswith("lote de ")
 
 
 def test_mha_ratio_and_target_verdict_are_consistent(g):
@@ -60,6 +61,7 @@ def test_finetuning_figures_come_from_chapter_7_of_this_build(g):
     ch7 = glued("book/07_fine_tuning_bert")
     assert g["ap_ft_acc"] == ch7["ch07_acc"]
     assert g["ap_ft_train_s"] == ch7["ch07_train_s"]
+    assert int(g["ap_ft_n_eval"]) == int(ch7["ch07_n_eval"])
     assert g["ap_ft_target"] in ("sí", "no")
 
 
