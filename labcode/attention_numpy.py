@@ -506,6 +506,30 @@ class MultiHeadAttentionNumPy:
         """Número de parámetros entrenables (``4 · d_model²``, sea cual sea ``num_heads``)."""
         return self.W_q.size + self.W_k.size + self.W_v.size + self.W_o.size
 
+    def to_torch(self, dtype=None):
+        """Una ``torch.nn.MultiheadAttention`` equivalente, con los mismos pesos.
+
+        PyTorch guarda los pesos como ``(salida, entrada)`` y calcula ``W x``;
+        aquí se usa ``x @ W``. Por eso se trasponen, y ``in_proj_weight`` apila
+        ``[W_qᵀ; W_kᵀ; W_vᵀ]``. La capa no tiene sesgos, usa ``batch_first=True``
+        y queda en modo ``eval()``. Importa PyTorch sólo al llamarse.
+
+        Parameters
+        ----------
+        dtype : torch.dtype, opcional
+            Tipo de los pesos (por defecto ``torch.float64``, como NumPy).
+        """
+        import torch
+
+        dtype = torch.float64 if dtype is None else dtype
+        ref = torch.nn.MultiheadAttention(self.d_model, self.num_heads, bias=False,
+                                          batch_first=True, dtype=dtype)
+        w_in = np.concatenate([self.W_q.T, self.W_k.T, self.W_v.T], axis=0)  # (3C, C)
+        with torch.no_grad():
+            ref.in_proj_weight.copy_(torch.from_numpy(w_in))
+            ref.out_proj.weight.copy_(torch.from_numpy(np.ascontiguousarray(self.W_o.T)))
+        return ref.eval()
+
     def split_heads(self, x) -> np.ndarray:
         """``(..., n, d_model) -> (..., h, n, d_head)`` (ver :func:`split_heads`)."""
         return split_heads(x, self.num_heads)

@@ -150,18 +150,6 @@ def _check_sizes(**sizes: int) -> None:
 # --- Atención multi-cabeza ----------------------------------------------------------
 
 
-def _torch_mha_from_numpy(mha_np) -> nn.MultiheadAttention:
-    """``nn.MultiheadAttention`` sin sesgos, con los pesos de un ``MultiHeadAttentionNumPy``."""
-    d = mha_np.d_model
-    ref = nn.MultiheadAttention(d, mha_np.num_heads, bias=False, batch_first=True)
-    with torch.no_grad():
-        # NumPy aplica x @ W; PyTorch guarda (salida, entrada): se trasponen.
-        w_in = np.concatenate([mha_np.W_q.T, mha_np.W_k.T, mha_np.W_v.T], axis=0)
-        ref.in_proj_weight.copy_(torch.from_numpy(w_in).float())
-        ref.out_proj.weight.copy_(torch.from_numpy(mha_np.W_o.T.copy()).float())
-    return ref.eval()
-
-
 def bench_mha_numpy(
     seq_lens: Sequence[int] = (64, 256, 1024),
     d_model: int = 256,
@@ -187,7 +175,7 @@ def bench_mha_numpy(
     for n in seq_lens:
         _check_sizes(seq_len=n)
     mha = MultiHeadAttentionNumPy(d_model, num_heads, seed=seed)
-    ref = _torch_mha_from_numpy(mha)
+    ref = mha.to_torch(torch.float32)
     rng = np.random.default_rng(seed)
     rows = []
     for n in seq_lens:

@@ -424,3 +424,19 @@ def test_check_11_3(capsys):
     assert "tu función lanzó ValueError" in capsys.readouterr().out
     assert check_11_3(lambda x, *args: split_heads(x, 2)) is False
     assert "se esperaba una salida de forma (2, 5, 8)" in capsys.readouterr().out
+
+
+def test_to_torch_builds_the_same_layer_as_the_reference_copy():
+    """``MultiHeadAttentionNumPy.to_torch`` (lo que usan el capítulo 3 y labcode.bench)
+    coincide con la copia de pesos hecha a mano en estas pruebas."""
+    mha = MultiHeadAttentionNumPy(d_model=12, num_heads=3, seed=4)
+    ours, ref = mha.to_torch(), _torch_mha(mha)
+    assert ours.in_proj_weight.dtype == torch.float64 and not ours.training
+    assert torch.equal(ours.in_proj_weight, ref.in_proj_weight)
+    assert torch.equal(ours.out_proj.weight, ref.out_proj.weight)
+    x = _rng(5).normal(size=(2, 5, 12))
+    y, _ = mha.forward(x)
+    with torch.no_grad():
+        y_t = ours(*(torch.from_numpy(x),) * 3, need_weights=False)[0].numpy()
+    np.testing.assert_allclose(y_t, y, atol=1e-12)
+    assert mha.to_torch(torch.float32).in_proj_weight.dtype == torch.float32
