@@ -17,6 +17,15 @@ def _report(ok: bool, message: str) -> bool:
     return ok
 
 
+def _number(name: str, respuesta: dict, key: str, cast=float):
+    """``(valor, None)``, o ``(None, mensaje)`` si ``respuesta[key]`` no es un número."""
+    try:
+        return cast(respuesta[key]), None
+    except (TypeError, ValueError):
+        kind = "un entero" if cast is int else "un número"
+        return None, f"{name}: {key} debe ser {kind}; se recibió {respuesta[key]!r}."
+
+
 def _compare_arrays(name: str, answer, expected, atol: float = 1e-4) -> tuple[bool, str]:
     """Compara ``answer`` con ``expected`` y explica la diferencia (sin excepciones)."""
     if answer is None:
@@ -731,11 +740,9 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
                               f"{cm.astype(int).tolist()}.")
     keys = ["precision", "recall", "f1"] + (["accuracy"] if "accuracy" in respuesta else [])
     for key in keys:
-        try:
-            got = float(respuesta[key])
-        except (TypeError, ValueError):
-            return _report(False, f"{name}: {key} debe ser un número; se recibió "
-                                  f"{respuesta[key]!r}.")
+        got, error = _number(name, respuesta, key)
+        if error:
+            return _report(False, error)
         if not np.isfinite(got) or abs(got - expected[key]) > 1e-6:
             hint = ""
             if not np.isfinite(got):
@@ -898,11 +905,9 @@ def check_cap10_complejidad(respuesta, n: int | None = None, d: int | None = Non
         "n_igual_coste": "iguala n²·d con n·d² y despeja n",
     }
     for key, value in expected.items():
-        try:
-            got = float(respuesta[key])
-        except (TypeError, ValueError):
-            return _report(False, f"{name}: {key} debe ser un número; se recibió "
-                                  f"{respuesta[key]!r}.")
+        got, error = _number(name, respuesta, key)
+        if error:
+            return _report(False, error)
         if got != value:
             return _report(False, f"{name}: {key} no es correcto ({got:g}); pista: "
                                   f"{hints[key]}.")
@@ -933,11 +938,9 @@ def check_cap11_patches(respuesta) -> bool:
     for key, value in expected.items():
         if key not in respuesta:
             return _report(False, f"{name}: falta la clave {key!r}.")
-        try:
-            got = int(respuesta[key])
-        except (TypeError, ValueError):
-            return _report(False, f"{name}: {key} debe ser un entero; se recibió "
-                                  f"{respuesta[key]!r}.")
+        got, error = _number(name, respuesta, key, int)
+        if error:
+            return _report(False, error)
         if got != value:
             return _report(False, f"{name}: {key} no es correcto (se recibió {got}); pista: "
                                   f"{hints[key]}")
