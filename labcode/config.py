@@ -4,8 +4,19 @@ Variables que lee ``labcode``:
 
 ``LABCODE_DATA``
     Carpeta con copias locales de los datos (``sst2/``, ``quijote/``...).
-    Si no se define, se busca ``../shared/data`` junto al repositorio y,
-    después, ``./data``. Los datos nunca se copian dentro del repositorio.
+    Si no se define (y tampoco ``LABCODE_DATA_URL``), se busca
+    ``../shared/data`` junto al repositorio y, después, ``./data``. Los datos
+    nunca se copian dentro del repositorio. Lo que no esté ahí se descarga y se
+    guarda en la caché (ver :mod:`labcode.datasets_registry`).
+
+``LABCODE_DATA_URL``
+    URL base de una réplica de los datos (con la misma estructura de carpetas);
+    sustituye a las fuentes públicas. Si está definida, no se busca
+    ``../shared/data``: así se simula una máquina que no es la nuestra.
+
+``LABCODE_CACHE``
+    Carpeta de la caché de labcode (por defecto ``~/.cache/labcode``, o
+    ``$XDG_CACHE_HOME/labcode``): datos descargados y modelos convertidos.
 
 ``LABCODE_PROFILE``
     ``quick`` (por defecto: CPU, 2 núcleos, sin red) o ``full`` (GPU, modelos
@@ -27,7 +38,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class DataNotFoundError(FileNotFoundError):
-    """No se encontró la carpeta de datos o un fichero dentro de ella."""
+    """No se encontró la carpeta de datos o un fichero dentro de ella (ni se pudo
+    descargar). El mensaje dice qué fichero, de dónde y cómo arreglarlo."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython (Jupyter, Colab) muestra sólo el mensaje, sin la traza de llamadas.
+        return [f"{type(self).__name__}: {self}"]
+
+
+def cache_dir() -> Path:
+    """Carpeta de la caché de labcode (``LABCODE_CACHE`` o ``~/.cache/labcode``)."""
+    env = os.environ.get("LABCODE_CACHE", "").strip()
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "labcode"
 
 
 def get_profile() -> str:
@@ -56,9 +82,11 @@ def get_seed() -> int:
 
 
 def _candidate_data_dirs() -> list[Path]:
-    env = os.environ.get("LABCODE_DATA")
+    env = os.environ.get("LABCODE_DATA", "").strip()
     if env:
         return [Path(env).expanduser()]
+    if os.environ.get("LABCODE_DATA_URL", "").strip():
+        return []  # réplica explícita: nada de copias de desarrollo junto al repositorio
     return [REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "data"]
 
 
@@ -78,12 +106,12 @@ def data_dir(required: bool = True) -> Path | None:
             return path.resolve()
     if not required:
         return None
-    tried = ", ".join(str(p) for p in candidates)
+    tried = ", ".join(str(p) for p in candidates) or "ninguna: LABCODE_DATA_URL está definida"
     raise DataNotFoundError(
         "No se encontró la carpeta de datos (se buscó en: "
         f"{tried}). Define LABCODE_DATA con la ruta de una carpeta que contenga "
         "los datos (por ejemplo LABCODE_DATA=../shared/data) o, con conexión a "
-        "Internet, deja que labcode los descargue del Hub de Hugging Face."
+        "Internet, deja que labcode los descargue (labcode.datasets_registry.fetch)."
     )
 
 

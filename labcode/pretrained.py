@@ -26,9 +26,10 @@ Variables de entorno
     ``.gguf`` de arquitectura Llama.
 ``LABCODE_CACHE``
     Carpeta de la caché de conversiones (por defecto ``~/.cache/labcode``).
-``LABCODE_DATA``
-    Carpeta con ``sst2/train.jsonl`` y ``sst2/validation.jsonl`` (ver
-    :mod:`labcode.config`); si no hay copia local, SST-2 se descarga del Hub.
+``LABCODE_DATA`` / ``LABCODE_DATA_URL``
+    Carpeta local o réplica con ``sst2/train.jsonl`` y ``sst2/validation.jsonl``;
+    sin ellas, SST-2 se descarga del Hub y se guarda en la caché con su hash
+    comprobado (ver :mod:`labcode.datasets_registry`).
 
 Seguridad: todos los pesos se cargan en formato safetensors
 (``use_safetensors=True``) y nunca se ejecuta código remoto
@@ -52,7 +53,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from labcode.config import DataNotFoundError, data_path, get_profile
+from labcode.config import DataNotFoundError, cache_dir, get_profile
+from labcode.datasets_registry import fetch
 
 if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
@@ -104,7 +106,6 @@ _MARKER = "labcode_conversion.json"
 
 # --- SST-2 ---------------------------------------------------------------------
 
-SST2_HUB_ID = "stanfordnlp/sst2"
 #: Tamaño del subconjunto de entrenamiento en el perfil ``quick``.
 SST2_QUICK_TRAIN_SIZE = 12000
 #: Semilla fija del barajado que elige los subconjuntos (no depende de LABCODE_SEED).
@@ -262,16 +263,6 @@ def resolve_gpt_model() -> ModelSpec:
 
 
 # --- Caché y conversión GGUF -> safetensors ------------------------------------------
-
-
-def cache_dir() -> Path:
-    """Carpeta de la caché de labcode (``LABCODE_CACHE`` o ``~/.cache/labcode``)."""
-    env = os.environ.get("LABCODE_CACHE", "").strip()
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "labcode"
 
 
 def _atomic_build(dest: Path, build: Callable[[Path], None]) -> Path:
@@ -660,27 +651,9 @@ def _quiet_datasets() -> Iterator[None]:
 def _load_sst2_split(split: str) -> datasets.Dataset:
     import datasets
 
-    folder = data_path("sst2", required=False)
-    if folder is not None:
-        file = folder / f"{split}.jsonl"
-        if not file.is_file():
-            raise DataNotFoundError(
-                f"La carpeta local de SST-2 ({folder}) no tiene {file.name}. Se esperaban "
-                "train.jsonl y validation.jsonl con las columnas sentence y label."
-            )
-        ds = datasets.load_dataset("json", data_files={split: str(file)}, split=split)
-    else:
-        try:
-            ds = datasets.load_dataset(SST2_HUB_ID, split=split)
-        except OSError as exc:  # sin red, modo offline, no está en caché...
-            reason = _short_reason(exc)
-            raise DataNotFoundError(
-                "No hay copia local de SST-2 y no se pudo descargar del Hub de Hugging Face "
-                f"({SST2_HUB_ID}; motivo: {reason}). Formas de arreglarlo: (1) define "
-                "LABCODE_DATA con una carpeta que contenga sst2/train.jsonl y "
-                "sst2/validation.jsonl (por ejemplo LABCODE_DATA=../shared/data); (2) con "
-                "conexión a Internet (sin HF_HUB_OFFLINE=1), deja que se descargue del Hub."
-            ) from None
+    # LABCODE_DATA, la caché o una descarga comprobada (réplica o Hub): un único sitio.
+    file = fetch(f"sst2/{split}.jsonl")
+    ds = datasets.load_dataset("json", data_files={split: str(file)}, split=split)
     missing = {"sentence", "label"} - set(ds.column_names)
     if missing:
         raise DataNotFoundError(
@@ -696,9 +669,10 @@ def _load_sst2_split(split: str) -> datasets.Dataset:
 def load_sst2(split: str, limit: int | None = None) -> datasets.Dataset:
     """Una partición de SST-2 (frases de críticas de cine con su polaridad).
 
-    Se lee de ``<LABCODE_DATA>/sst2/<split>.jsonl`` si existe y, si no, del Hub
-    (``stanfordnlp/sst2``). Columnas: ``sentence`` (str) y ``label``
-    (``ClassLabel``: 0 ``negative``, 1 ``positive``).
+    Se lee de ``<LABCODE_DATA>/sst2/<split>.jsonl`` si existe y, si no, de la
+    caché o de una descarga comprobada (:func:`labcode.datasets_registry.fetch`:
+    la réplica ``LABCODE_DATA_URL`` o el Hub, ``stanfordnlp/sst2``). Columnas:
+    ``sentence`` (str) y ``label`` (``ClassLabel``: 0 ``negative``, 1 ``positive``).
 
     Parameters
     ----------
@@ -720,7 +694,8 @@ def load_sst2(split: str, limit: int | None = None) -> datasets.Dataset:
     ValueError
         Si ``split`` no es válido o ``limit`` no es un entero positivo.
     DataNotFoundError
-        Si no hay copia local ni acceso al Hub (el mensaje dice cómo arreglarlo).
+        Si no hay copia local ni en caché y no se puede descargar (el mensaje dice
+        cómo arreglarlo).
     """
     _check_split(split)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

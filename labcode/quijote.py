@@ -1,8 +1,8 @@
 """Un mini-GPT «cervantino»: modelo de lenguaje por caracteres sobre el *Quijote*.
 
-- :func:`load_quijote_text`: lee ``quijote/pg2000.txt`` de la carpeta de datos
-  (:func:`labcode.config.data_path`) y quita la cabecera y el pie de Project
-  Gutenberg (:func:`strip_gutenberg`).
+- :func:`load_quijote_text`: lee ``quijote/pg2000.txt`` (copia local, caché o
+  descarga comprobada: :func:`labcode.datasets_registry.fetch`) y quita la
+  cabecera y el pie de Project Gutenberg (:func:`strip_gutenberg`).
 - :class:`CharTokenizer`: un token por carácter.
 - :func:`train_val_split`, :func:`get_batch`: datos de entrenamiento.
 - :func:`train_char_gpt`: entrena un :class:`labcode.gpt.GPT` desde cero y
@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from labcode.config import DataNotFoundError, data_path, get_profile
+from labcode.config import DataNotFoundError, get_profile
+from labcode.datasets_registry import GUTENBERG_URL, fetch
 from labcode.gpt import GPT, GPTConfig
 
 __all__ = [
@@ -43,9 +44,6 @@ __all__ = [
     "data_help_message",
 ]
 
-#: Texto plano UTF-8 del *Quijote* en Project Gutenberg (eBook #2000).
-GUTENBERG_URL = "https://www.gutenberg.org/ebooks/2000.txt.utf-8"
-
 _START = "*** START OF"
 _END = "*** END OF"
 
@@ -53,10 +51,10 @@ _END = "*** END OF"
 def data_help_message() -> str:
     """Instrucciones (en español) para conseguir el texto del *Quijote*."""
     return (
-        "No se encontró el texto del Quijote. Define la variable de entorno LABCODE_DATA "
-        "con una carpeta que contenga quijote/pg2000.txt (por ejemplo "
-        "LABCODE_DATA=../shared/data) o descárgalo de Project Gutenberg "
-        f"({GUTENBERG_URL}) y guárdalo como <LABCODE_DATA>/quijote/pg2000.txt."
+        "No se encontró el texto del Quijote. Con conexión a Internet se descarga solo de "
+        f"Project Gutenberg ({GUTENBERG_URL}); sin ella, define LABCODE_DATA con una "
+        "carpeta que contenga quijote/pg2000.txt (por ejemplo LABCODE_DATA=../shared/data) "
+        "o LABCODE_DATA_URL con la URL base de una réplica."
     )
 
 
@@ -93,19 +91,16 @@ def load_quijote_text(path: str | Path | None = None) -> str:
     Parameters
     ----------
     path : str or Path, optional
-        Fichero a leer; por defecto ``data_path("quijote", "pg2000.txt")``.
+        Fichero a leer; por defecto ``fetch("quijote/pg2000.txt")`` (copia local,
+        caché o descarga de Project Gutenberg comprobada con su hash).
 
     Raises
     ------
     DataNotFoundError
-        Si no existe el fichero (el mensaje explica cómo conseguirlo).
+        Si no existe el fichero y no se puede descargar (el mensaje explica cómo
+        conseguirlo).
     """
-    if path is None:
-        try:
-            path = data_path("quijote", "pg2000.txt")
-        except DataNotFoundError as err:
-            raise DataNotFoundError(f"{data_help_message()} Detalle: {err}") from None
-    path = Path(path)
+    path = Path(fetch("quijote/pg2000.txt") if path is None else path)
     if not path.is_file():
         raise DataNotFoundError(f"{data_help_message()} Detalle: no existe {path}.")
     return strip_gutenberg(path.read_text(encoding="utf-8-sig"))

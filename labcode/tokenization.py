@@ -13,7 +13,6 @@ Los ficheros vienen de paquetes de PyPI (nunca del Hub en tiempo de ejecución):
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,11 +71,9 @@ def minilm_model_dir() -> Path:
 
 
 def _cache_root() -> Path:
-    env = os.environ.get("LABCODE_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "labcode"
+    from labcode.config import cache_dir
+
+    return cache_dir()
 
 
 def gpt2_tokenizer_dir(cache_dir: str | Path | None = None) -> Path:

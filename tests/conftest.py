@@ -25,3 +25,17 @@ def browser():
 
     with chromium() as b:
         yield b
+
+
+@pytest.fixture
+def no_data_source(monkeypatch, tmp_path):
+    """Ni caché ni réplica alcanzables: ``LABCODE_CACHE`` vacía y ``LABCODE_DATA_URL``
+    en un puerto de 127.0.0.1 donde nadie escucha (nunca sale a la red)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path / "cache-vacia"))
+    monkeypatch.setenv("LABCODE_DATA_URL", url)
+    return url

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from bookutil import skip_or_fail
 
-from labcode.config import data_path  # noqa: E402
+from labcode.config import DataNotFoundError
+from labcode.datasets_registry import fetch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,14 +25,15 @@ pytestmark = pytest.mark.slow
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
-    sst2 = data_path("sst2", required=False)
-    if sst2 is None:
-        skip_or_fail("no hay copia local de SST-2 (LABCODE_DATA)")
+    try:  # una vez aquí (copia local, caché o réplica); los procesos lo leen de la caché
+        for split in ("train", "validation"):
+            fetch(f"sst2/{split}.jsonl")
+    except DataNotFoundError as err:
+        skip_or_fail(f"sin SST-2: {err}")
     out, js = tmp_path / "model", tmp_path / "metrics.json"
     env = dict(os.environ)
     env.update(
         HF_HUB_OFFLINE="1",
-        LABCODE_DATA=str(sst2.parent),
         LABCODE_PROFILE="quick",
         OMP_NUM_THREADS="1",
         CUDA_VISIBLE_DEVICES="",  # gloo en CPU aunque haya GPU

@@ -7,9 +7,11 @@ import os
 
 import pytest
 import torch
+from bookutil import skip_or_fail
 
 from labcode import pretrained
-from labcode.config import DataNotFoundError, data_path
+from labcode.config import DataNotFoundError
+from labcode.datasets_registry import fetch
 from labcode.pretrained import ModelNotAvailableError, ModelSpec
 
 MISSING_HUB_ID = "labcode-tests/este-modelo-no-existe"
@@ -342,7 +344,7 @@ def test_sst2_bad_arguments(fake_sst2, kwargs, exc, pattern):
         pretrained.load_sst2(**kwargs)
 
 
-def test_sst2_missing_split_file(fake_sst2):
+def test_sst2_missing_split_file(fake_sst2, no_data_source):
     (fake_sst2 / "validation.jsonl").unlink()
     with pytest.raises(DataNotFoundError, match="validation.jsonl"):
         pretrained.load_sst2("validation")
@@ -350,6 +352,8 @@ def test_sst2_missing_split_file(fake_sst2):
 
 def test_sst2_without_local_data_nor_hub_is_one_clear_error(offline, tmp_path):
     offline.setenv("LABCODE_DATA", str(tmp_path))  # carpeta de datos sin sst2/
+    offline.setenv("LABCODE_CACHE", str(tmp_path / "cache"))  # caché vacía
+    offline.delenv("LABCODE_DATA_URL", raising=False)  # fuente pública: el Hub, sin conexión
     with pytest.raises(DataNotFoundError) as info:
         pretrained.load_sst2("validation")
     msg = str(info.value)
@@ -357,10 +361,12 @@ def test_sst2_without_local_data_nor_hub_is_one_clear_error(offline, tmp_path):
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-@pytest.mark.skipif(
-    data_path("sst2", required=False) is None, reason="sin copia local de SST-2"
-)
 def test_real_sst2_sizes(monkeypatch):
+    try:  # copia local, caché o réplica (LABCODE_DATA_URL), como en el libro
+        for split in ("train", "validation"):
+            fetch(f"sst2/{split}.jsonl")
+    except DataNotFoundError as err:
+        skip_or_fail(f"sin SST-2: {err}")
     monkeypatch.delenv("LABCODE_PROFILE", raising=False)
     val = pretrained.load_sst2("validation")
     assert len(val) == 872

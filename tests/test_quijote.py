@@ -28,8 +28,8 @@ def test_strip_gutenberg_on_synthetic_text():
 def text():
     try:
         return q.load_quijote_text()
-    except DataNotFoundError:
-        skip_or_fail("sin la carpeta de datos (LABCODE_DATA)")
+    except DataNotFoundError as err:  # sin copia local, ni caché, ni descarga posible
+        skip_or_fail(f"sin el texto del Quijote: {err}")
 
 
 def test_real_text_has_no_gutenberg_header_or_footer(text):
@@ -88,12 +88,12 @@ def test_default_configs():
         q.train_char_gpt("abc" * 100, q.default_train_config("quick"), capas=3)
 
 
-def test_missing_data_raises_helpful_error(tmp_path, monkeypatch):
+def test_missing_data_raises_helpful_error(tmp_path, monkeypatch, no_data_source):
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path))  # carpeta vacía
     with pytest.raises(DataNotFoundError) as info:
         q.load_quijote_text()
     msg = str(info.value)
-    assert "LABCODE_DATA" in msg and q.GUTENBERG_URL in msg
+    assert "LABCODE_DATA" in msg and q.GUTENBERG_URL in msg and no_data_source in msg
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path / "no-existe"))
     with pytest.raises(DataNotFoundError, match="gutenberg.org"):
         q.train_char_gpt()

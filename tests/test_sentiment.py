@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from bookutil import skip_or_fail
 
-from labcode import pretrained  # noqa: E402
+from labcode.config import DataNotFoundError
+from labcode.datasets_registry import fetch
 from labcode.sentiment import (  # noqa: E402
     BERTSentimentClassifier,
     TrainingHistory,
@@ -191,8 +192,11 @@ def test_default_lr_depends_on_size():
 
 @pytest.mark.slow
 def test_cli_trains_on_tiny_sst2(tmp_path, monkeypatch, capsys):
-    if pretrained.data_path("sst2", required=False) is None:
-        skip_or_fail("no hay copia local de SST-2 (LABCODE_DATA)")
+    try:  # copia local, caché o réplica (LABCODE_DATA_URL), como en el libro
+        for split in ("train", "validation"):
+            fetch(f"sst2/{split}.jsonl")
+    except DataNotFoundError as err:
+        skip_or_fail(f"sin SST-2: {err}")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     parser = argparse.ArgumentParser()
     add_cli(parser.add_subparsers(dest="command"))

@@ -1,0 +1,218 @@
+"""Datos que se consiguen solos (labcode.datasets_registry) frente a una réplica local.
+
+Un servidor HTTP en 127.0.0.1 hace de réplica (``LABCODE_DATA_URL``) y cuenta las
+peticiones. Sirve una carpeta con los datos de verdad: ``LABCODE_DATA`` o
+``../shared/data`` junto al repositorio o, en un runner de GitHub, la caché que
+llenó el paso de descarga del workflow. Cada prueba usa una caché vacía propia.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import http.server
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from bookutil import ROOT, skip_or_fail
+
+from labcode import config
+from labcode import datasets_registry as reg
+from labcode.config import DataNotFoundError
+
+FILES = sorted(reg.REGISTRY)
+
+
+def _source_folder() -> Path | None:
+    """Primera carpeta que tiene todos los ficheros del registro con su hash."""
+    candidates = [os.environ.get("LABCODE_DATA", ""), ROOT.parent / "shared" / "data",
+                  reg.data_cache_dir()]
+    for folder in (Path(c) for c in candidates if str(c).strip()):
+        files = [folder / name for name in FILES]
+        if all(f.is_file() for f in files) and all(
+            reg.file_sha256(f) == reg.REGISTRY[f.relative_to(folder).as_posix()].sha256
+            for f in files
+        ):
+            return folder
+    return None
+
+
+@pytest.fixture(scope="module")
+def source() -> Path:
+    folder = _source_folder()
+    if folder is None:
+        skip_or_fail("no hay copia de los datos que servir (LABCODE_DATA, ../shared/data o caché)")
+    return folder
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+    lie_about_length = False  # anuncia el tamaño completo pero corta a la mitad
+
+    def do_GET(self):  # noqa: N802 - nombre de http.server
+        self.requests.append(self.path)
+        if not self.lie_about_length:
+            return super().do_GET()
+        body = Path(self.translate_path(self.path)).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.close_connection = True
+
+    def log_message(self, *args):  # silencio en la salida de pytest
+        pass
+
+
+@contextmanager
+def serve(folder: Path, lie_about_length: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """Sirve ``folder`` en 127.0.0.1 (puerto libre); devuelve la URL y la lista de peticiones."""
+    seen: list[str] = []
+    handler = type("H", (_Handler,), {"requests": seen, "lie_about_length": lie_about_length})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """Sin LABCODE_DATA y con una caché vacía: como un runner de GitHub."""
+    monkeypatch.delenv("LABCODE_DATA", raising=False)
+    monkeypatch.delenv("LABCODE_BUILD", raising=False)
+    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path / "cache"))
+    return monkeypatch
+
+
+def _cached_files() -> list[Path]:
+    root = reg.data_cache_dir()
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_cold_cache_downloads_and_verifies_then_reuses(source, clean_env):
+    with serve(source) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        assert config.data_dir(required=False) is None  # nada de ../shared/data
+        paths = [reg.fetch(name) for name in FILES]
+        assert sorted(seen) == [f"/{name}" for name in FILES]
+        for name, path in zip(FILES, paths, strict=True):
+            assert path == reg.data_cache_dir() / name
+            assert path.read_bytes() == (source / name).read_bytes()
+        assert _cached_files() == sorted(paths)  # sin temporales olvidados
+        # segunda llamada: todo sale de la caché, ni una petición
+        assert [reg.fetch(name) for name in FILES] == paths
+        assert len(seen) == len(FILES)
+
+
+def test_cache_is_used_offline_and_damaged_copy_is_replaced(source, clean_env):
+    name = "sst2/validation.jsonl"
+    with serve(source) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        path = reg.fetch(name)
+    # servidor apagado: la caché basta
+    assert reg.fetch(name) == path
+    path.write_text("dañado", encoding="utf-8")
+    with serve(source) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        assert reg.fetch(name) == path and seen == [f"/{name}"]
+    assert reg.file_sha256(path) == reg.REGISTRY[name].sha256
+
+
+def test_wrong_pinned_hash_fails_loudly_and_caches_nothing(source, clean_env):
+    name = "sst2/validation.jsonl"
+    good = reg.REGISTRY[name]
+    clean_env.setitem(reg.REGISTRY, name, dataclasses.replace(good, sha256="0" * 64))
+    with serve(source) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        with pytest.raises(reg.DataHashMismatchError) as info:
+            reg.fetch(name)
+        msg = str(info.value)
+        assert "0" * 64 in msg and good.sha256 in msg and f"{url}/{name}" in msg
+        assert "labcode/datasets_registry.py" in msg
+        assert _cached_files() == []
+        # con el hash correcto vuelve a descargar: no quedó nada en que confiar
+        clean_env.setitem(reg.REGISTRY, name, good)
+        assert reg.fetch(name).is_file() and len(seen) == 2
+
+
+def test_truncated_file_fails_its_hash_and_caches_nothing(source, clean_env, tmp_path):
+    name = "quijote/pg2000.txt"
+    mirror = tmp_path / "mirror"
+    (mirror / "quijote").mkdir(parents=True)
+    data = (source / name).read_bytes()
+    (mirror / name).write_bytes(data[: len(data) // 2])
+    with serve(mirror) as (url, _):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        with pytest.raises(reg.DataHashMismatchError, match="no coincide con su hash"):
+            reg.fetch(name)
+    assert _cached_files() == []
+
+
+def test_connection_cut_midway_is_a_clear_error_and_caches_nothing(source, clean_env):
+    name = "quijote/pg2000.txt"
+    with serve(source, lie_about_length=True) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        with pytest.raises(DataNotFoundError) as info:
+            reg.fetch(name)
+    assert seen == [f"/{name}"]
+    assert name in str(info.value)
+    assert _cached_files() == []
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:  # un puerto libre en el que nadie escucha
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_offline_with_nothing_local_is_one_clear_error(clean_env, tmp_path):
+    url = _dead_url()
+    clean_env.setenv("LABCODE_DATA_URL", url)
+    clean_env.setenv("LABCODE_DATA", str(tmp_path / "vacia"))
+    with pytest.raises(DataNotFoundError) as info:
+        reg.fetch("quijote/pg2000.txt")
+    msg = str(info.value)
+    for needle in ("quijote/pg2000.txt", f"{url}/quijote/pg2000.txt", reg.GUTENBERG_URL,
+                   "LABCODE_DATA=", "LABCODE_DATA_URL"):
+        assert needle in msg, needle
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # en Jupyter o Colab se ve sólo el mensaje, sin la traza de llamadas
+    assert info.value._render_traceback_() == [f"DataNotFoundError: {msg}"]
+    assert _cached_files() == []
+
+
+def test_local_copy_comes_first_and_is_not_downloaded(clean_env, tmp_path):
+    local = tmp_path / "local"
+    (local / "sst2").mkdir(parents=True)
+    (local / "sst2" / "validation.jsonl").write_text('{"sentence": "x", "label": 1}\n')
+    clean_env.setenv("LABCODE_DATA", str(local))
+    clean_env.setenv("LABCODE_DATA_URL", _dead_url())
+    assert reg.fetch("sst2/validation.jsonl") == local.resolve() / "sst2" / "validation.jsonl"
+
+
+def test_unknown_file_and_bad_mirror_url(clean_env, tmp_path):
+    with pytest.raises(ValueError, match="registro de datos"):
+        reg.fetch("sst2/test.jsonl")
+    clean_env.setenv("LABCODE_DATA_URL", str(tmp_path))  # una carpeta, no una URL
+    with pytest.raises(DataNotFoundError, match="http"):
+        reg.fetch("sst2/validation.jsonl")
+
+
+def test_download_url_follows_the_mirror(monkeypatch):
+    monkeypatch.delenv("LABCODE_DATA_URL", raising=False)
+    assert reg.download_url("quijote/pg2000.txt") == reg.GUTENBERG_URL
+    assert reg.SST2_HUB_REVISION in reg.download_url("sst2/train.jsonl")
+    monkeypatch.setenv("LABCODE_DATA_URL", "https://réplica.example/datos/")
+    assert reg.download_url("sst2/train.jsonl") == "https://réplica.example/datos/sst2/train.jsonl"
+
