@@ -248,3 +248,22 @@ def fetch(relpath: str) -> Path:
     except OSError as exc:  # sin red, réplica caída, 404, modo offline del Hub...
         raise _not_found(entry, dest, url, exc) from None
     return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labcode.datasets_registry [RUTA...]``: consigue los ficheros (todos por
+    defecto) e imprime de dónde sale cada uno. Útil para llenar la caché por adelantado."""
+    import sys
+
+    names = list(argv if argv is not None else sys.argv[1:]) or sorted(REGISTRY)
+    try:
+        for name in names:
+            print(f"{name}: {fetch(name)}", flush=True)
+    except (ValueError, DataNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - se prueba por subprocess
+    raise SystemExit(main())

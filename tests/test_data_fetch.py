@@ -216,3 +216,22 @@ def test_download_url_follows_the_mirror(monkeypatch):
     monkeypatch.setenv("LABCODE_DATA_URL", "https://réplica.example/datos/")
     assert reg.download_url("sst2/train.jsonl") == "https://réplica.example/datos/sst2/train.jsonl"
 
+
+
+def test_command_line_fills_the_cache_or_explains(source, clean_env):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "labcode.datasets_registry"]
+    with serve(source) as (url, seen):
+        clean_env.setenv("LABCODE_DATA_URL", url)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert sorted(seen) == [f"/{name}" for name in FILES]
+        assert done.stdout.splitlines() == [f"{n}: {reg.data_cache_dir() / n}" for n in FILES]
+    clean_env.setenv("LABCODE_DATA_URL", _dead_url())
+    clean_env.setenv("LABCODE_CACHE", str(reg.data_cache_dir().parent / "otra"))
+    failed = subprocess.run([*cmd, "quijote/pg2000.txt"], capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith("error: No se pudo conseguir el fichero de datos")
