@@ -235,3 +235,38 @@ def test_command_line_fills_the_cache_or_explains(source, clean_env):
                             timeout=120)
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert failed.stderr.startswith("error: No se pudo conseguir el fichero de datos")
+
+
+def test_ci_mirror_script_serves_downloads_and_cleans_up(source, clean_env):
+    """La simulación del runner de GitHub de .ci/run, aislada: réplica, caché nueva y limpieza."""
+    import subprocess
+    import sys
+
+    clean_env.setenv("LABCODE_DATA", "/no/debe/usarse")
+    script = (
+        'source .ci/data-mirror.sh && start_data_mirror "$1" && '
+        'echo "DATA=${LABCODE_DATA-unset} URL=$LABCODE_DATA_URL CACHE=$LABCODE_CACHE" && '
+        f'"{sys.executable}" -m labcode.datasets_registry && '
+        f'"{sys.executable}" -m labcode.datasets_registry'  # la segunda vez, desde la caché
+    )
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script, "ci", str(source)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("DATA=unset URL=http://127.0.0.1:")
+    url, cache = first.split(" URL=")[1].split(" CACHE=")
+    lines = done.stdout.splitlines()[1:]
+    assert lines == 2 * [f"{n}: {cache}/data/{n}" for n in FILES]
+    assert not Path(cache).exists() and not Path(f"{cache}.mirror.log").exists()
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as s:  # el servidor quedó apagado
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_ci_mirror_script_fails_clearly_on_a_missing_folder(tmp_path):
+    import subprocess
+
+    script = 'source .ci/data-mirror.sh && start_data_mirror "$1"'
+    done = subprocess.run(["bash", "-c", script, "ci", str(tmp_path / "no-existe")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "no existe la carpeta de datos" in done.stderr
