@@ -26,6 +26,7 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
 - :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
 - :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
 - :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
+- :mod:`labcode.datasets_registry`: datos que se descargan solos, con su hash comprobado.
 - :mod:`labcode.notebook`: utilidades para los capítulos (``glue``...).
 - :mod:`labcode.checks`: validaciones de entrada compartidas.
 
@@ -46,6 +47,7 @@ _SUBMODULES = {
     "plotting",
     "exercises",
     "config",
+    "datasets_registry",
     "notebook",
     "blocks",
     "model",

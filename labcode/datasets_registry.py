@@ -61,13 +61,13 @@ class DataFile:
     path: str
     sha256: str
     source: str
-    #: Partición de SST-2 que se construye desde el Hub (``None``: se descarga ``source``).
+    #: Partición de SST-2 que se construye desde el Hub (con ``None`` se descarga ``source``).
     hub_split: str | None = None
 
 
-#: Registro de datos: misma estructura de carpetas que ``../shared/data`` y que
-#: cualquier réplica de ``LABCODE_DATA_URL``. Si una fuente cambia, el error de
-#: hash da el valor nuevo: se actualiza aquí, en una línea.
+#: Registro de datos, con la misma estructura de carpetas que ``../shared/data`` y
+#: que cualquier réplica de ``LABCODE_DATA_URL``. Si una fuente cambia, el error
+#: de hash da el valor nuevo, que se actualiza aquí en una línea.
 REGISTRY: dict[str, DataFile] = {
     f.path: f
     for f in (
