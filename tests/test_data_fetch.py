@@ -30,7 +30,7 @@ FILES = sorted(reg.REGISTRY)
 
 def _source_folder() -> Path | None:
     """Primera carpeta que tiene todos los ficheros del registro con su hash."""
-    candidates = [os.environ.get("LABCODE_DATA", ""), ROOT.parent / "shared" / "data",
+    candidates = [os.environ.get("LABCODE_DATA", ""), config.REPO_ROOT.parent / "shared" / "data",
                   reg.data_cache_dir()]
     for folder in (Path(c) for c in candidates if str(c).strip()):
         files = [folder / name for name in FILES]
@@ -270,3 +270,40 @@ def test_ci_mirror_script_fails_clearly_on_a_missing_folder(tmp_path):
     done = subprocess.run(["bash", "-c", script, "ci", str(tmp_path / "no-existe")],
                           cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and "no existe la carpeta de datos" in done.stderr
+
+
+def test_hub_path_writes_the_same_bytes_as_the_mirror(source, clean_env, tmp_path):
+    """Sin réplica, SST-2 sale del Hub (parquet con ``idx``) y se escribe en JSON Lines.
+
+    El Hub no es alcanzable aquí: se sustituye ``datasets.load_dataset`` por las
+    mismas filas con la forma del Hub (columna ``idx``, espacio final en la frase)
+    y se comprueba que el fichero escrito pasa el hash fijado.
+    """
+    import json
+
+    import datasets
+
+    name = "sst2/validation.jsonl"
+    rows = [json.loads(line) for line in (source / name).read_text(encoding="utf-8").splitlines()]
+    calls = []
+
+    def fake_load_dataset(path, split=None, revision=None, **kwargs):
+        calls.append((path, split, revision))
+        return datasets.Dataset.from_dict({
+            "idx": list(range(len(rows))),
+            "sentence": [r["sentence"] + " " for r in rows],
+            "label": [r["label"] for r in rows],
+        })
+
+    clean_env.delenv("LABCODE_DATA_URL", raising=False)
+    clean_env.setenv("LABCODE_DATA", str(tmp_path / "vacia"))  # ni ../shared/data
+    clean_env.setattr(datasets, "load_dataset", fake_load_dataset)
+    path = reg.fetch(name)
+    assert calls == [(reg.SST2_HUB_ID, "validation", reg.SST2_HUB_REVISION)]
+    assert path.read_bytes() == (source / name).read_bytes()
+    # una fila distinta en el Hub no entra en la caché: falla el hash
+    path.unlink()
+    rows[0]["label"] = 1 - rows[0]["label"]
+    with pytest.raises(reg.DataHashMismatchError, match=reg.SST2_HUB_ID):
+        reg.fetch(name)
+    assert _cached_files() == []
