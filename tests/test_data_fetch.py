@@ -45,8 +45,14 @@ def _source_folder() -> Path | None:
 @pytest.fixture(scope="module")
 def source() -> Path:
     folder = _source_folder()
-    if folder is None:
-        skip_or_fail("no hay copia de los datos que servir (LABCODE_DATA, ../shared/data o caché)")
+    if folder is None:  # se consiguen como en el libro (réplica o fuentes públicas) y se sirven
+        try:
+            for name in FILES:
+                reg.fetch(name)  # a la caché de datos, que _source_folder también mira
+        except DataNotFoundError as err:
+            skip_or_fail(f"no hay copia de los datos que servir: {err}")
+        folder = _source_folder()
+    assert folder is not None, "los ficheros conseguidos no están juntos en una carpeta"
     return folder
 
 
