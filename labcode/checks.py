@@ -158,7 +158,7 @@ def finite_float(name: str, value, *, low: float | None = None, high: float | No
 
     Raises
     ------
-    LabcodeTypeError
+    labcode.errors.LabcodeTypeError
         Si no es un número real (las cadenas y los booleanos no valen).
     LabcodeValueError
         Si es NaN, infinito o está fuera del intervalo.
@@ -229,9 +229,9 @@ def device(value, name: str = "device"):
 
     Raises
     ------
-    LabcodeValueError
+    labcode.errors.LabcodeValueError
         Si el nombre no es un dispositivo de PyTorch.
-    LabcodeRuntimeError
+    labcode.errors.LabcodeRuntimeError
         Si se pide ``cuda`` (o ``mps``) y no está disponible.
     """
     import torch

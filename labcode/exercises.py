@@ -38,7 +38,7 @@ def _plain(x, depth: int = 0):
 
 
 def _never_raises(name: str):
-    """Decorador: convierte la respuesta con :func:`_plain` y, si la comprobación
+    """Decorador: convierte la respuesta con ``_plain`` y, si la comprobación
     falla por una respuesta imprevista, lo explica en vez de lanzar una excepción."""
 
     def wrap(check):

@@ -228,7 +228,7 @@ def apply_repetition_penalty(
 
     Raises
     ------
-    LabcodeTypeError, LabcodeValueError
+    labcode.errors.LabcodeTypeError, labcode.errors.LabcodeValueError
         Si ``penalty`` no es un número finito > 0 o las formas no son ``(B, V)`` y
         ``(B, T)`` con ids en ``[0, V)``.
     """

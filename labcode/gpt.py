@@ -35,7 +35,12 @@ from torch import nn
 
 from labcode import checks
 from labcode.checks import token_ids
-from labcode.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
+from labcode.errors import (
+    CheckpointError,
+    LabcodeRuntimeError,
+    LabcodeTypeError,
+    LabcodeValueError,
+)
 
 __all__ = [
     "GPTConfig",
@@ -630,23 +635,53 @@ class GPT(nn.Module):
             Nombre en el Hub de Hugging Face (``"gpt2"``, ``"gpt2-medium"``...)
             o carpeta local con ``config.json`` y los pesos.
         **hf_kwargs
-            Argumentos para ``GPT2LMHeadModel.from_pretrained``.
+            Argumentos para ``GPT2LMHeadModel.from_pretrained``. Siempre se
+            cargan pesos safetensors sin código remoto (``use_safetensors=True``,
+            ``trust_remote_code=False``): no se pueden cambiar.
 
         Raises
         ------
-        OSError
-            Si no se pueden obtener los pesos (por ejemplo, sin conexión).
+        labcode.pretrained.ModelNotAvailableError
+            Si no se pueden obtener los pesos (sin conexión, carpeta sin
+            safetensors o sólo con pesos *pickle*).
+        labcode.errors.CheckpointError
+            Si la carpeta no es de GPT-2, está dañada o le faltan o sobran pesos.
         """
+        from pathlib import Path
+
         from transformers import GPT2LMHeadModel
 
+        from labcode import pretrained
+
+        for key, value in pretrained.SAFE_LOAD_KWARGS.items():
+            if hf_kwargs.get(key, value) != value:
+                raise LabcodeValueError(
+                    f"GPT.from_pretrained: {key}={hf_kwargs[key]!r} no está permitido; labcode "
+                    f"sólo carga con {key}={value!r}."
+                )
+        hf_kwargs.update(pretrained.SAFE_LOAD_KWARGS)
+        local = Path(str(name_or_path)).expanduser()
+        if local.is_dir():
+            spec = pretrained.ModelSpec(local.name, "local", str(local.resolve()), "decoder")
+            folder = pretrained.local_model_dir(spec)  # config, tipo de modelo y safetensors
+            if pretrained.read_config(folder).get("model_type") != "gpt2":
+                raise CheckpointError(
+                    f"GPT.from_pretrained: {folder} no es un modelo GPT-2 (model_type="
+                    f"{pretrained.read_config(folder).get('model_type')!r}); para Llama usa "
+                    "labcode.llama.Llama.from_pretrained."
+                )
         try:
-            hf_model = GPT2LMHeadModel.from_pretrained(name_or_path, **hf_kwargs)
+            with pretrained._quiet_transformers():
+                hf_model, info = GPT2LMHeadModel.from_pretrained(
+                    name_or_path, output_loading_info=True, **hf_kwargs
+                )
         except OSError as err:
-            raise OSError(
+            raise pretrained.ModelNotAvailableError(
                 f"GPT.from_pretrained: no se pudo cargar {name_or_path!r} con "
-                "transformers (¿sin conexión al Hub de Hugging Face o HF_HUB_OFFLINE=1?). "
-                f"Detalle: {err}"
-            ) from err
+                "transformers (¿sin conexión al Hub de Hugging Face o HF_HUB_OFFLINE=1?, "
+                f"¿carpeta sin pesos safetensors?). Detalle: {pretrained._short_reason(err)}"
+            ) from None
+        pretrained.check_loading_info(info, Path(str(name_or_path)), "GPT.from_pretrained")
         return cls.from_hf(hf_model)
 
 

@@ -23,7 +23,6 @@ clave: :meth:`Llama.from_hf` copia un modelo de transformers y
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -594,8 +593,8 @@ class Llama(nn.Module):
         config_file = folder / "config.json"
         if not config_file.is_file():
             raise pretrained.ModelNotAvailableError(f"No existe {config_file}.")
-        config = LlamaConfig.from_hf(json.loads(config_file.read_text(encoding="utf-8")))
-        files = sorted(folder.glob("*.safetensors"))
+        config = LlamaConfig.from_hf(pretrained.read_config(folder))
+        files = pretrained.check_safetensors(folder)  # vacíos, truncados o corruptos
         if not files:
             raise pretrained.ModelNotAvailableError(
                 f"{folder} no tiene pesos safetensors (*.safetensors)."

@@ -66,6 +66,9 @@ if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
 
 __all__ = [
+    "ENCODER_MODEL_TYPES",
+    "LABCODE_META",
+    "LABCODE_META_VERSION",
     "ModelNotAvailableError",
     "ModelSpec",
     "SST2_LABELS",
@@ -74,6 +77,10 @@ __all__ = [
     "amp_dtype",
     "autocast_context",
     "cache_dir",
+    "check_loading_info",
+    "check_model_type",
+    "check_safetensors",
+    "check_tokenizer_files",
     "describe_run",
     "load_bert_for_classification",
     "load_causal_lm",
@@ -82,10 +89,13 @@ __all__ = [
     "local_model_dir",
     "package_dir",
     "pick_device",
+    "read_config",
+    "read_labcode_meta",
     "resolve_bert_model",
     "resolve_gpt_model",
     "smollm2_spec",
     "sst2_default_size",
+    "write_labcode_meta",
 ]
 
 # --- Modelos por perfil -------------------------------------------------------
@@ -442,11 +452,12 @@ TOKENIZER_FILE_SETS = (
 )
 #: Fichero de metadatos que labcode escribe al guardar un modelo, con su versión de formato.
 LABCODE_META = "labcode_meta.json"
+#: Versión del formato de las carpetas que guarda labcode (se comprueba al cargar).
 LABCODE_META_VERSION = 1
 
 
 def read_config(folder: Path) -> dict[str, Any]:
-    """``config.json`` de ``folder`` como diccionario (:class:`CheckpointError` si está roto)."""
+    """``config.json`` de ``folder`` como diccionario (:class:`~labcode.errors.CheckpointError` si está roto)."""
     file = Path(folder) / "config.json"
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -466,7 +477,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 def check_model_type(folder: Path, kind: str, what: str = "el modelo") -> str:
     """Comprueba que ``config.json`` sea del tipo de modelo que se espera.
 
-    ``kind="encoder"``: un codificador de la familia BERT (:data:`ENCODER_MODEL_TYPES`);
+    ``kind="encoder"``: un codificador de la familia BERT (:data:`~labcode.pretrained.ENCODER_MODEL_TYPES`);
     ``kind="decoder"``: un modelo de lenguaje causal de transformers que no sea
     un codificador (gpt2, llama...). Devuelve el ``model_type``.
     """
@@ -490,7 +501,7 @@ def check_model_type(folder: Path, kind: str, what: str = "el modelo") -> str:
 
 def check_safetensors(folder: Path) -> list[Path]:
     """Abre la cabecera de cada ``*.safetensors`` de ``folder`` (vacío, truncado o
-    corrupto: :class:`CheckpointError`). Devuelve los ficheros."""
+    corrupto: :class:`~labcode.errors.CheckpointError`). Devuelve los ficheros."""
     from safetensors import safe_open
 
     files = sorted(Path(folder).glob("*.safetensors"))
@@ -524,7 +535,7 @@ def check_tokenizer_files(folder: Path, what: str = "el modelo") -> None:
 def check_loading_info(info: dict, folder: Path, what: str, allowed_missing: tuple = (),
                        allowed_unexpected: tuple = ()) -> None:
     """Convierte el informe de carga de transformers (pesos que faltan, que sobran o
-    con otra forma) en un :class:`CheckpointError` que los nombra.
+    con otra forma) en un :class:`~labcode.errors.CheckpointError` que los nombra.
 
     ``allowed_missing``/``allowed_unexpected`` son prefijos tolerados (por ejemplo,
     la cabeza de clasificación nueva de un codificador base)."""
@@ -548,7 +559,7 @@ def check_loading_info(info: dict, folder: Path, what: str, allowed_missing: tup
 
 
 def write_labcode_meta(folder: Path, kind: str, **extra: Any) -> Path:
-    """Escribe :data:`LABCODE_META` (formato y versión) en ``folder``."""
+    """Escribe ``labcode_meta.json`` (formato y versión) en ``folder``."""
     from labcode import __version__
 
     meta = {"format": "labcode", "format_version": LABCODE_META_VERSION, "kind": kind,
@@ -559,11 +570,11 @@ def write_labcode_meta(folder: Path, kind: str, **extra: Any) -> Path:
 
 
 def read_labcode_meta(folder: Path, kind: str | None = None) -> dict[str, Any] | None:
-    """Lee y valida :data:`LABCODE_META` (``None`` si la carpeta no lo tiene).
+    """Lee y valida ``labcode_meta.json`` (``None`` si la carpeta no lo tiene).
 
     Raises
     ------
-    CheckpointError
+    labcode.errors.CheckpointError
         JSON roto, otra versión de formato u otro tipo de objeto guardado.
     """
     file = Path(folder) / LABCODE_META
@@ -670,9 +681,9 @@ def load_bert_for_classification(
         Número de clases de la cabeza (2 para SST-2).
     expect_head:
         Si la carpeta debe traer ya la cabeza de clasificación (un modelo guardado
-        con labcode). ``None``: sí cuando la carpeta tiene :data:`LABCODE_META`.
+        con labcode). ``None``: sí cuando la carpeta tiene ``labcode_meta.json``.
         Sin cabeza sólo se toleran como nuevos los pesos ``classifier.*``; el
-        resto de pesos que falten o sobren es un :class:`CheckpointError`.
+        resto de pesos que falten o sobren es un :class:`~labcode.errors.CheckpointError`.
 
     Returns
     -------

@@ -46,6 +46,7 @@ from labcode.notebook import progress
 __all__ = [
     "BERTSentimentClassifier",
     "TrainingHistory",
+    "UntrainedHeadWarning",
     "add_cli",
     "chapter_model_dir",
     "classification_metrics",
