@@ -790,6 +790,15 @@ def _validate_cli_args(args: argparse.Namespace) -> None:
     if args.lr is not None:
         checks.positive_float("--lr", args.lr)
     checks.seed(args.seed, "--seed")
+    if args.model is None:
+        spec = pretrained.resolve_bert_model()
+    else:
+        value = checks.text("--model", args.model, allow_empty=False)
+        if Path(value).is_dir() and not pretrained._looks_like_path(value):
+            value = "./" + value
+        spec = pretrained._spec_from_override(value, "encoder")
+    if spec.source != "hub":  # carpeta o paquete: se revisa ya (config, tipo, pesos)
+        pretrained.local_model_dir(spec)
     if args.out:
         checks.writable_folder(args.out, "--out")
     if args.json:
