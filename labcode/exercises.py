@@ -220,9 +220,8 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
             )
         parts = {"salida": respuesta[0], "pesos": respuesta[1]}
     else:
-        try:
-            arr = np.asarray(respuesta, dtype=float)
-        except (TypeError, ValueError):
+        arr = _numeric_array(respuesta)
+        if arr is None:
             return _report(
                 False, "Ejercicio 11.1: no se pudo convertir la respuesta en un array numérico."
             )
@@ -242,10 +241,7 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
             continue
         ok, message = _compare_arrays(name, parts[name], expected[name], atol=atol)
         if not ok and parts[name] is not None:
-            try:
-                got = np.asarray(parts[name], dtype=float)
-            except (TypeError, ValueError):
-                got = None
+            got = _numeric_array(parts[name])
             if got is not None and got.shape == expected[name].shape and np.isfinite(got).all():
                 hint = _diagnose(name, got, mistakes[name], atol)
                 if hint is not None:
@@ -510,11 +506,8 @@ def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -
                 + " y ".join(f"(max_len={n}, d_model={d})" for n, d in cases)
                 + ".",
             )
-        if hasattr(answer, "detach"):
-            answer = answer.detach().cpu().numpy()
-        try:
-            arr = np.asarray(answer, dtype=float)
-        except (TypeError, ValueError):
+        arr = _numeric_array(answer)
+        if arr is None:
             return _report(
                 False,
                 f"{name}: no se pudo convertir la respuesta en un array numérico (se recibió "
@@ -541,11 +534,8 @@ def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -
 
 def _diagnose_11_2(answer, max_len: int, d_model: int, expected: np.ndarray) -> tuple[bool, str]:
     name = "Ejercicio 11.2"
-    if hasattr(answer, "detach"):
-        answer = answer.detach().cpu().numpy()
-    try:
-        got = np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
+    got = _numeric_array(answer)
+    if got is None:
         return False, f"{name}: no se pudo convertir la respuesta en un array numérico"
     if got.shape == (d_model, max_len) and max_len != d_model:
         return False, (

@@ -457,7 +457,9 @@ LABCODE_META_VERSION = 1
 
 
 def read_config(folder: Path) -> dict[str, Any]:
-    """``config.json`` de ``folder`` como diccionario (:class:`~labcode.errors.CheckpointError` si está roto)."""
+    """``config.json`` de ``folder`` como diccionario.
+
+    Un JSON roto es un :class:`~labcode.errors.CheckpointError`."""
     file = Path(folder) / "config.json"
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -477,7 +479,8 @@ def read_config(folder: Path) -> dict[str, Any]:
 def check_model_type(folder: Path, kind: str, what: str = "el modelo") -> str:
     """Comprueba que ``config.json`` sea del tipo de modelo que se espera.
 
-    ``kind="encoder"``: un codificador de la familia BERT (:data:`~labcode.pretrained.ENCODER_MODEL_TYPES`);
+    ``kind="encoder"``: un codificador de la familia BERT
+    (:data:`~labcode.pretrained.ENCODER_MODEL_TYPES`);
     ``kind="decoder"``: un modelo de lenguaje causal de transformers que no sea
     un codificador (gpt2, llama...). Devuelve el ``model_type``.
     """
