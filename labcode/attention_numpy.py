@@ -31,6 +31,7 @@ import operator
 
 import numpy as np
 
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -102,7 +103,13 @@ def _as_float_array(name: str, x, finite: bool = False) -> np.ndarray:
 def _check_mask_dtype(mask) -> np.ndarray:
     if hasattr(mask, "detach"):
         mask = mask.detach().cpu().numpy()
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except (TypeError, ValueError):
+        raise LabcodeTypeError(
+            "la máscara debe ser un array booleano rectangular; no se pudo convertir "
+            f"{type(mask).__name__}."
+        ) from None
     if mask.dtype != bool:
         raise LabcodeTypeError(
             "la máscara debe ser booleana (True = puede atender, False = bloqueado); "
@@ -161,6 +168,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     x = _as_float_array("x", x)
     if x.ndim == 0:
         raise LabcodeValueError("softmax necesita al menos una dimensión; se recibió un escalar.")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise LabcodeTypeError(f"axis debe ser un entero; se recibió {axis!r}.")
     if not -x.ndim <= axis < x.ndim:
         raise LabcodeValueError(
             f"axis={axis} no existe: se esperaba un eje entre {-x.ndim} y {x.ndim - 1} "
@@ -431,7 +440,7 @@ class SelfAttentionNumPy:
         self.d_model = _positive_int("d_model", d_model)
         self.d_k = self.d_model if d_k is None else _positive_int("d_k", d_k)
         self.d_v = self.d_k if d_v is None else _positive_int("d_v", d_v)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         self.W_q = xavier_uniform(rng, self.d_model, self.d_k)
         self.W_k = xavier_uniform(rng, self.d_model, self.d_k)
         self.W_v = xavier_uniform(rng, self.d_model, self.d_v)
@@ -510,7 +519,7 @@ class MultiHeadAttentionNumPy:
                 f"dimensiones); se recibió resto {self.d_model % self.num_heads}."
             )
         self.d_head = self.d_model // self.num_heads
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         self.W_q = xavier_uniform(rng, self.d_model, self.d_model)
         self.W_k = xavier_uniform(rng, self.d_model, self.d_model)
         self.W_v = xavier_uniform(rng, self.d_model, self.d_model)

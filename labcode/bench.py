@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeFileNotFoundError, LabcodeValueError
 
 __all__ = [
@@ -181,7 +182,7 @@ def bench_mha_numpy(
         _check_sizes(seq_len=n)
     mha = MultiHeadAttentionNumPy(d_model, num_heads, seed=seed)
     ref = mha.to_torch(torch.float32)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_check_seed(seed))
     rows = []
     for n in seq_lens:
         x = rng.normal(size=(batch_size, n, d_model))
@@ -241,7 +242,7 @@ def bench_mha_torch(
     _check_sizes(seq_len=seq_len, d_model=d_model, num_heads=num_heads,
                  batch_size=batch_size, repeats=repeats)
     dev = torch.device(device or "cpu")
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     ref = nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dev)
     ours = MultiHeadAttention(d_model, num_heads).to(dev)
     with torch.no_grad():
@@ -338,7 +339,7 @@ def bench_generation(
             f"({n_positions})."
         )
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     cfg = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
                      n_layer=n_layer, n_head=n_head, bos_token_id=None, eos_token_id=None,
                      pad_token_id=None)
@@ -348,7 +349,7 @@ def bench_generation(
     hf.generation_config.bos_token_id = None
     hf.generation_config.pad_token_id = 0
     ours = GPT.from_hf(hf).to(dev).eval()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(_check_seed(seed))
     prompt = torch.randint(0, vocab_size, (batch_size, prompt_len), generator=g).to(dev)
     mask = torch.ones_like(prompt)
     n = new_tokens

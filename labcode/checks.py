@@ -21,6 +21,7 @@ __all__ = [
     "device",
     "finite_float",
     "finite_tensor",
+    "flag",
     "nonnegative_int",
     "positive_float",
     "positive_int",
@@ -386,3 +387,10 @@ def atomic_replace_dir(dest, build) -> Path:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def flag(name: str, value) -> bool:
+    """Un interruptor: ``True`` o ``False`` (también ``numpy.bool_``); nada más."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise LabcodeTypeError(f"{name} debe ser True o False; se recibió {value!r}.")

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labcode.checks import finite_tensor
+from labcode.checks import finite_tensor, flag
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -177,6 +178,7 @@ def sliding_window_mask(n: int, window: int | None = None, causal: bool = False)
         Si ``n < 1`` o ``window < 0``.
     """
     n = _check_int("n", n, 1)
+    causal = flag("causal", causal)
     i = torch.arange(n).unsqueeze(1)  # (n, 1)
     j = torch.arange(n).unsqueeze(0)  # (1, n)
     mask = torch.ones(n, n, dtype=torch.bool)
@@ -211,6 +213,7 @@ def full_attention(
         Si las entradas no son tensores de coma flotante con formas compatibles.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n_q, n_k = q.shape[-2], k.shape[-2]
     att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., n_q, n_k)
     if causal:
@@ -271,6 +274,7 @@ def sliding_window_attention(
         Si las entradas no son válidas, ``window < 0`` o ``block_size < 1``.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n = _check_self_attention(q, k, "sliding_window_attention")
     window = _check_int("window", window, 0)
     window = min(window, n - 1)  # más allá de n - 1 no cambia nada
@@ -363,6 +367,7 @@ def linear_attention(
         Si las entradas no son válidas o ``chunk_size < 1``.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n = _check_self_attention(q, k, "linear_attention")
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     fq, fk = elu_feature_map(q), elu_feature_map(k)  # (..., n, d)
@@ -534,7 +539,7 @@ def measure_attention_costs(
     if not lengths:
         raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
     d = _check_int("d", d, 1)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     out: dict[str, Any] = {"n": np.array(lengths)}
     for name in fns:
         out[name] = {

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.blocks import TransformerEncoderBlock
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 from labcode.notebook import progress as _progress
 from labcode.positional import SinusoidalPositionalEncoding
@@ -302,7 +303,7 @@ def build_matched_models(
             f"d_model debe ser divisible entre num_heads; se recibió d_model={d_model} "
             f"y num_heads={num_heads}."
         )
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     transformer = TransformerClassifier(
         vocab_size, num_classes, d_model, num_heads, d_ff, num_layers, max_len
     )
@@ -313,7 +314,7 @@ def build_matched_models(
         return v * e + 4 * h * (e + h + 2) + h * k + k
 
     hidden = min(range(1, 8 * d_model + 1), key=lambda h: abs(lstm_count(h) - target))
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     lstm = LSTMClassifier(
         LSTMConfig(vocab_size=v, num_classes=k, embed_dim=e, hidden_size=hidden)
     )
@@ -389,7 +390,7 @@ def train_and_eval(
     n_test = _int("n_test", n_test)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise LabcodeValueError(f"lr debe ser un número > 0; se recibió {lr!r}.")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     opt = torch.optim.AdamW(model.parameters(), lr=float(lr), weight_decay=0.0)
     losses: list[float] = []
     model.train()
@@ -569,7 +570,7 @@ def time_models_vs_length(
     lengths = [_int("cada longitud", t) for t in lengths]
     if not lengths:
         raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     batch_size = _int("batch_size", batch_size)
     inputs = [torch.randint(0, vocab_size, (batch_size, t), generator=gen) for t in lengths]
     best = {k: np.full(len(lengths), np.inf) for k in models}

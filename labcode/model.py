@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode import checks
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 from .blocks import (
@@ -117,14 +118,16 @@ class TransformerConfig:
                 f"num_heads ({self.num_heads})."
             )
         checks.probability("TransformerConfig: dropout", self.dropout)
-        if self.activation not in ACTIVATIONS:
+        for name in ("norm_first", "tie_embeddings"):
+            checks.flag(f"TransformerConfig: {name}", getattr(self, name))
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise LabcodeValueError(
                 f"TransformerConfig: activation debe ser una de {ACTIVATIONS}; "
                 f"se recibió {self.activation!r}."
             )
         small = min(self.src_vocab_size, self.tgt_vocab_size)
         for name in ("pad_id", "bos_id", "eos_id"):
-            v = getattr(self, name)
+            v = checks.nonnegative_int(f"TransformerConfig: {name}", getattr(self, name))
             if not 0 <= v < small:
                 raise LabcodeValueError(
                     f"TransformerConfig: {name}={v} está fuera del vocabulario; se esperaba "
@@ -693,7 +696,7 @@ def train_dates_model(
 
     task = DateTask(seed=0)
     num_threads = default_num_threads() if num_threads is None else num_threads
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     mc = dict(DATES_MODEL_CONFIG, **(model_overrides or {}))
     model = TransformerModel(
         TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), **mc)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from labcode.checks import seed as _check_seed
+
 
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Publica ``value`` con el nombre ``name`` para usarlo en la prosa.
@@ -52,7 +54,7 @@ def set_seed(seed: int = 0) -> None:
         import torch
     except ImportError:  # pragma: no cover
         return
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
 
 
 def progress(iterable: Iterable | None = None, **kwargs) -> Iterator:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -169,7 +170,7 @@ def select_examples(
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise LabcodeValueError(f"k debe ser un entero >= 0; se recibió {k!r}.")
     n_pos, n_neg = k - k // 2, k // 2
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_check_seed(seed))
     order = rng.permutation(len(sentences))
     if min_words > max_words:
         raise LabcodeValueError(

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from labcode import checks
+from labcode.checks import seed as _check_seed
 from labcode.config import DataNotFoundError, data_path, get_profile
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 from labcode.gpt import GPT, GPTConfig
@@ -339,7 +340,7 @@ def estimate_loss(
     model.eval()
     out = {}
     for name, data in splits.items():
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(_check_seed(seed))
         losses = []
         for _ in range(eval_iters):
             x, y = get_batch(data, block_size, batch_size, generator=g, device=device)
@@ -490,7 +491,7 @@ def sample_text(
         ``prompt`` seguido del texto generado.
     """
     device = next(model.parameters()).device
-    g = torch.Generator(device=device).manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(_check_seed(seed))
     ids = tokenizer.encode(prompt).to(device)[None]  # (1, T)
     ctx = model.config.n_positions
     keep = max(1, ctx // 2)

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from labcode.checks import positive_int
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -546,7 +547,7 @@ def benchmark_sequence_lengths(
             f"(atributos input_size / d_model); se encontraron {sorted(dims)}."
         )
     c = dims.pop()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     result: dict[str, np.ndarray] = {"length": np.array(lengths)}
     times: dict[str, list[float]] = {name: [] for name in layers}
     iterator = progress(lengths) if progress is not None else lengths
@@ -608,7 +609,7 @@ def gradient_norm_vs_distance(
     batch_size = positive_int("batch_size", batch_size)
     device = _module_device(module)
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     x = torch.randn(batch_size, seq_len, d_model, generator=gen, dtype=dtype)
     x = x.to(device).requires_grad_(True)  # (B, T, C)
     was_training = module.training

@@ -140,7 +140,13 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict
     ValueError
         Si las longitudes no coinciden, están vacías o hay etiquetas fuera de {0, 1}.
     """
-    n = len(y_true)
+    try:
+        n = len(y_true)
+    except TypeError:
+        raise LabcodeTypeError(
+            "classification_metrics: y_true debe ser una lista de enteros 0/1; se recibió "
+            f"{type(y_true).__name__}."
+        ) from None
     if n == 0:
         raise LabcodeValueError("classification_metrics: no hay ejemplos (listas vacías).")
     t = _check_labels(y_true, n, "y_true")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeValueError
 
 __all__ = [
@@ -245,7 +246,7 @@ class DateTask(Seq2SeqTask):
             )
         first, last = _dt.date(start_year, 1, 1), _dt.date(end_year, 12, 31)
         ordinals = np.arange(first.toordinal(), last.toordinal() + 1)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         rng.shuffle(ordinals)
         n_test = int(round(len(ordinals) * test_fraction))
         self.test_ordinals = np.sort(ordinals[:n_test])
