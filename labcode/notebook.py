@@ -47,14 +47,15 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 
 def set_seed(seed: int = 0) -> None:
-    """Fija las semillas de ``random``, NumPy y (si está) PyTorch."""
+    """Fija las semillas de ``random``, NumPy y (si está) PyTorch (entero en [0, 2**32 - 1])."""
+    seed = _check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     try:
         import torch
     except ImportError:  # pragma: no cover
         return
-    torch.manual_seed(_check_seed(seed))
+    torch.manual_seed(seed)
 
 
 def progress(iterable: Iterable | None = None, **kwargs) -> Iterator:

@@ -191,7 +191,7 @@ def test_perplexity_sliding_window_equals_full(gen, monkeypatch):
         ({"repetition_penalty": 0}, ValueError, "repetition_penalty debe ser"),
         ({"max_new_tokens": 0}, ValueError, "max_new_tokens debe ser un entero >= 1"),
         ({"strategy": "nucleus"}, ValueError, "strategy debe ser una de"),
-        ({"seed": "x"}, TypeError, "seed debe ser None o un entero"),
+        ({"seed": "x"}, TypeError, "seed debe ser un entero entre 0"),
     ],
 )
 def test_bad_parameters(gen, kwargs, exc, match):
