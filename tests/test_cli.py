@@ -50,7 +50,7 @@ def _cases(tmp: Path) -> list[tuple[str, list[str], dict, int, str]]:
          + " es una carpeta"),
         ("missing-data", _FT + ["--train-limit", "8"],
          {"LABCODE_DATA": str(tmp / "vacia"), "HF_HUB_OFFLINE": "1"}, 1,
-         "No se encontró la carpeta de datos"),
+         "No hay copia local de SST-2"),
         ("tour-seed-neg", ["tour", "--seed", "-1"], {}, 2, "--seed debe ser un entero entre 0"),
         ("tour-seed-text", ["tour", "--seed", "abc"], {}, 2,
          "argumento --seed: se esperaba un entero; se recibió 'abc'"),
