@@ -70,6 +70,8 @@ def _number(name: str, respuesta: dict, key: str, cast=float):
         value = _plain(raw)
         if isinstance(value, (str, bytes)):
             return None, f"{name}: {key} debe ser {kind}, no un texto; se recibió {raw!r}."
+        if isinstance(value, (list, tuple, dict, set)):
+            return None, f"{name}: {key} debe ser {kind}, no una colección; se recibió {raw!r}."
         arr = np.asarray(value)
         if arr.dtype.kind not in "iuf" or arr.size != 1:
             return None, f"{name}: {key} debe ser {kind}; se recibió {raw!r}."
