@@ -120,7 +120,7 @@ class _SpanishHelpFormatter(argparse.HelpFormatter):
         return super()._format_usage(usage, actions, groups, "uso: " if prefix is None else prefix)
 
 
-class SpanishArgumentParser(argparse.ArgumentParser):
+class _SpanishArgumentParser(argparse.ArgumentParser):
     """``ArgumentParser`` con la ayuda y los errores en español.
 
     Un error de argumentos se escribe en una sola línea en la salida de
@@ -146,7 +146,7 @@ def _one_line(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = SpanishArgumentParser(
+    parser = _SpanishArgumentParser(
         prog="python -m labcode",
         description="Lab 11: Transformers. Recorrido guiado y utilidades del libro.",
     )

@@ -33,7 +33,7 @@ __all__ = [
     "writable_folder",
 ]
 
-#: Mayor semilla admitida: la de ``numpy.random.RandomState`` (32 bits sin signo).
+#: Mayor semilla admitida, la de ``numpy.random.RandomState`` (32 bits sin signo).
 MAX_SEED = 2**32 - 1
 
 
