@@ -31,6 +31,7 @@ import operator
 
 import numpy as np
 
+from labcode.checks import mask_length
 from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
@@ -301,6 +302,7 @@ def causal_mask(n: int) -> np.ndarray:
         Array booleano ``(n, n)``: triángulo inferior (diagonal incluida) a ``True``.
     """
     n = _positive_int("n", n)
+    mask_length("n", n)
     return np.tril(np.ones((n, n), dtype=bool))
 
 

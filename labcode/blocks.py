@@ -70,6 +70,7 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
     """
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
         raise LabcodeValueError(f"causal_mask: se esperaba un entero T >= 1; se recibió {T!r}.")
+    checks.mask_length("causal_mask: T", T)
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
 
 
@@ -353,7 +354,7 @@ class FeedForward(nn.Module):
         checks.positive_int("FeedForward: d_model", d_model)
         checks.positive_int("FeedForward: d_ff", d_ff)
         checks.probability("FeedForward: dropout", dropout)
-        if activation not in ACTIVATIONS:
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise LabcodeValueError(
                 f"FeedForward: activación desconocida; se esperaba una de {ACTIVATIONS}, "
                 f"se recibió {activation!r}."

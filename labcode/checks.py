@@ -15,6 +15,7 @@ from pathlib import Path
 from labcode.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
 
 __all__ = [
+    "MAX_MASK_LEN",
     "MAX_SEED",
     "atomic_replace_dir",
     "atomic_write_text",
@@ -22,6 +23,7 @@ __all__ = [
     "finite_float",
     "finite_tensor",
     "flag",
+    "mask_length",
     "nonnegative_int",
     "positive_float",
     "positive_int",
@@ -32,6 +34,9 @@ __all__ = [
     "writable_file",
     "writable_folder",
 ]
+
+#: Mayor longitud de una máscara ``(n, n)`` (32 768: una máscara booleana de 1 GiB).
+MAX_MASK_LEN = 2**15
 
 #: Mayor semilla admitida, la de ``numpy.random.RandomState`` (32 bits sin signo).
 MAX_SEED = 2**32 - 1
@@ -136,6 +141,17 @@ def token_ids(
             f"{who}: los ids deben estar en el vocabulario [0, {vocab_size}); se recibieron "
             f"valores entre {lo} y {hi}."
         )
+
+
+def mask_length(name: str, value) -> int:
+    """Longitud de una máscara ``(n, n)``: entero en ``[1, MAX_MASK_LEN]``."""
+    n = positive_int(name, value)
+    if n > MAX_MASK_LEN:
+        raise LabcodeValueError(
+            f"{name}={n} es demasiado grande para una máscara ({n}x{n}); el máximo es "
+            f"{MAX_MASK_LEN}."
+        )
+    return n
 
 
 def _is_int(value) -> bool:

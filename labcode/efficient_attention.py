@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labcode.checks import finite_tensor, flag
+from labcode.checks import finite_tensor, flag, mask_length
 from labcode.checks import seed as _check_seed
 from labcode.errors import LabcodeTypeError, LabcodeValueError
 
@@ -177,7 +177,7 @@ def sliding_window_mask(n: int, window: int | None = None, causal: bool = False)
     ValueError, TypeError
         Si ``n < 1`` o ``window < 0``.
     """
-    n = _check_int("n", n, 1)
+    n = mask_length("n", _check_int("n", n, 1))
     causal = flag("causal", causal)
     i = torch.arange(n).unsqueeze(1)  # (n, 1)
     j = torch.arange(n).unsqueeze(0)  # (1, n)
