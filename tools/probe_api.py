@@ -144,11 +144,8 @@ def cases_configs():
 
 def cases_tensors():
     from labcode import attention_numpy as an
-    from labcode import blocks, positional
+    from labcode import blocks
     from labcode import efficient_attention as ea
-    from labcode import generation as gen
-    from labcode.gpt import GPT, GPTConfig
-    from labcode.quijote import CharTokenizer
 
     g = torch.Generator().manual_seed(0)
     t = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
@@ -202,11 +199,29 @@ def cases_tensors():
                         lambda c=cls, s=seed, e=extra: c(4, seed=s, **e)))
         for d in POSINT_BAD:
             out.append((f"{cls.__name__}(d_model={d!r})", lambda c=cls, d=d, e=extra: c(d, **e)))
+    return out + _cases_positional()
+
+
+def _cases_positional():
+    from labcode import positional
+
+    out = []
     for ml in [0, -3, None, 2.5]:
         out.append((f"sinusoidal_table(max_len={ml!r})",
                     lambda m=ml: positional.sinusoidal_table(m, 4)))
         out.append((f"sinusoidal_table(d_model={ml!r})",
                     lambda m=ml: positional.sinusoidal_table(4, m)))
+    return out
+
+
+def cases_generation():
+    from labcode import generation as gen
+    from labcode.gpt import GPT, GPTConfig
+    from labcode.quijote import CharTokenizer
+
+    g = torch.Generator().manual_seed(0)
+    t = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    out = []
     logits, ids = t(2, 7), torch.tensor([[1, 2], [3, 3]])
     for p in [0, -1, NAN, INF, "1.2", None]:
         out.append((f"apply_repetition_penalty(penalty={p!r})",
@@ -329,7 +344,6 @@ def cases_models(root: Path):
     """Carpetas de modelo estropeadas y entrenamiento con hiperparámetros malos."""
     from safetensors.torch import load_file, save_file
 
-    from labcode import pretrained
     from labcode.sentiment import BERTSentimentClassifier
 
     made = _tiny_classifier_folder(root)
@@ -370,6 +384,17 @@ def cases_models(root: Path):
         ("load(safetensors truncado)", broken("trunc", write(lambda b: b[: len(b) // 2]))),
         ("load(safetensors basura)", broken("garbage", write(lambda b: b"\x00x" * 99))),
     ]
+    return out + _cases_loaders(root, saved, clf)
+
+
+def _cases_loaders(root: Path, saved: Path, clf):
+    """GPT con pesos pickle o de BERT, train.jsonl roto y ``fit``/``predict`` malos."""
+    from safetensors.torch import load_file
+
+    from labcode import pretrained
+    from labcode.sentiment import BERTSentimentClassifier
+
+    out = []
     gpt_folder = root / "gpt_pickle"
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -418,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     with tempfile.TemporaryDirectory() as tmp:
-        cases = cases_configs() + cases_tensors() + cases_misc() + cases_models(Path(tmp))
+        cases = (cases_configs() + cases_tensors() + cases_generation() + cases_misc()
+                 + cases_models(Path(tmp)))
         results = [(name, *classify(fn)) for name, fn in cases]
     counts = {k: sum(1 for _, c, _ in results if c == k) for k in ("clear", "raw", "silent")}
     print(f"labcode en {PKG}: {len(results)} entradas malas -> " + ", ".join(
