@@ -28,7 +28,8 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
 - :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
 - :mod:`labcode.datasets_registry`: datos que se descargan solos, con su hash comprobado.
 - :mod:`labcode.notebook`: utilidades para los capítulos (``glue``...).
-- :mod:`labcode.checks`: validaciones de entrada compartidas.
+- :mod:`labcode.checks`: validaciones de entrada compartidas y escritura atómica.
+- :mod:`labcode.errors`: ``LabcodeError``, la base de todos los errores de labcode.
 
 Los módulos se importan de forma perezosa para que ``import labcode`` sea
 rápido y no exija PyTorch a quien sólo usa la parte en NumPy.
@@ -68,6 +69,7 @@ _SUBMODULES = {
     "scaling",
     "bench",
     "checks",
+    "errors",
 }
 
 

@@ -31,6 +31,10 @@ import operator
 
 import numpy as np
 
+from labcode.checks import mask_length
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "softmax",
     "scaled_dot_product_attention",
@@ -52,46 +56,63 @@ __all__ = [
 def _positive_int(name: str, value) -> int:
     """Convierte ``value`` en un entero positivo o lanza un error claro."""
     if isinstance(value, bool):
-        raise TypeError(f"{name} debe ser un entero positivo; se recibió el booleano {value!r}.")
+        raise LabcodeTypeError(
+            f"{name} debe ser un entero positivo; se recibió el booleano {value!r}."
+        )
     try:
         ivalue = operator.index(value)
     except TypeError:
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name} debe ser un entero positivo; se recibió {value!r} "
             f"(de tipo {type(value).__name__})."
         ) from None
     if ivalue <= 0:
-        raise ValueError(f"{name} debe ser un entero positivo (≥ 1); se recibió {ivalue}.")
+        raise LabcodeValueError(f"{name} debe ser un entero positivo (≥ 1); se recibió {ivalue}.")
     return ivalue
 
 
-def _as_float_array(name: str, x) -> np.ndarray:
-    """Array de coma flotante; conserva float32/float64 (los enteros pasan a float64)."""
+def _as_float_array(name: str, x, finite: bool = False) -> np.ndarray:
+    """Array de coma flotante; conserva float32/float64 (los enteros pasan a float64).
+
+    Con ``finite=True`` rechaza NaN e infinitos (entradas de la atención; la
+    softmax sí admite ``-inf``, que es como se enmascara)."""
     if hasattr(x, "detach"):  # tensor de PyTorch
         x = x.detach().cpu().numpy()
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as err:  # listas irregulares, etc.
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name} debe ser un array numérico; no se pudo convertir: {err}"
         ) from None
     if arr.dtype == bool or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name} debe contener números reales (float32/float64); se recibió dtype {arr.dtype}."
         )
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
+    if finite and arr.size and not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise LabcodeValueError(
+            f"{name} contiene NaN o infinitos (el primero en el índice {bad}): la atención los "
+            "propagaría a toda la salida. Revisa de dónde salen esos valores."
+        )
     return arr
 
 
 def _check_mask_dtype(mask) -> np.ndarray:
     if hasattr(mask, "detach"):
         mask = mask.detach().cpu().numpy()
-    mask = np.asarray(mask)
+    try:
+        mask = np.asarray(mask)
+    except (TypeError, ValueError):
+        raise LabcodeTypeError(
+            "la máscara debe ser un array booleano rectangular; no se pudo convertir "
+            f"{type(mask).__name__}."
+        ) from None
     if mask.dtype != bool:
-        raise TypeError(
+        raise LabcodeTypeError(
             "la máscara debe ser booleana (True = puede atender, False = bloqueado); "
             f"se recibió dtype {mask.dtype}. Si tienes una máscara aditiva (0 / -inf), "
             "conviértela con `mask == 0`; si es de 0 y 1, con `mask.astype(bool)`."
@@ -106,7 +127,7 @@ def _broadcast_mask(mask: np.ndarray, target: tuple[int, ...], what: str) -> np.
     except ValueError:
         out_shape = None
     if out_shape != tuple(target):
-        raise ValueError(
+        raise LabcodeValueError(
             f"la máscara de forma {mask.shape} no se puede difundir (broadcast) a la forma "
             f"de las puntuaciones {tuple(target)} {what}; se esperaba una forma compatible, "
             f"por ejemplo {tuple(target[-2:])}."
@@ -147,22 +168,24 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     """
     x = _as_float_array("x", x)
     if x.ndim == 0:
-        raise ValueError("softmax necesita al menos una dimensión; se recibió un escalar.")
+        raise LabcodeValueError("softmax necesita al menos una dimensión; se recibió un escalar.")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise LabcodeTypeError(f"axis debe ser un entero; se recibió {axis!r}.")
     if not -x.ndim <= axis < x.ndim:
-        raise ValueError(
+        raise LabcodeValueError(
             f"axis={axis} no existe: se esperaba un eje entre {-x.ndim} y {x.ndim - 1} "
             f"para un array de {x.ndim} dimensiones."
         )
     axis = axis % x.ndim
     if x.shape[axis] == 0:
-        raise ValueError(f"softmax sobre un eje vacío: la forma recibida es {x.shape}.")
+        raise LabcodeValueError(f"softmax sobre un eje vacío: la forma recibida es {x.shape}.")
     if np.isnan(x).any() or np.isposinf(x).any():
-        raise ValueError(
+        raise LabcodeValueError(
             "softmax: la entrada contiene NaN o +inf; se esperaban valores finitos o -inf."
         )
     m = np.max(x, axis=axis, keepdims=True)
     if np.isneginf(m).any():
-        raise ValueError(
+        raise LabcodeValueError(
             "softmax: una fila es entera -inf (todas sus posiciones están enmascaradas); "
             "la softmax no está definida (0/0)."
         )
@@ -207,38 +230,38 @@ def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.nda
     TypeError
         Si la máscara no es booleana o las entradas no son numéricas.
     """
-    q = _as_float_array("q", q)
-    k = _as_float_array("k", k)
-    v = _as_float_array("v", v)
+    q = _as_float_array("q", q, finite=True)
+    k = _as_float_array("k", k, finite=True)
+    v = _as_float_array("v", v, finite=True)
     for name, arr, expected in (
         ("q", q, "(..., n_q, d_k)"),
         ("k", k, "(..., n_k, d_k)"),
         ("v", v, "(..., n_k, d_v)"),
     ):
         if arr.ndim < 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"{name} debe tener al menos 2 dimensiones {expected}; "
                 f"se recibió la forma {arr.shape}."
             )
         if 0 in arr.shape[-2:]:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"{name} tiene un tamaño nulo: se esperaban n y d positivos en {expected}; "
                 f"se recibió la forma {arr.shape}."
             )
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"q y k deben tener la misma última dimensión d_k: se esperaba k con d_k={q.shape[-1]} "
             f"(como q {q.shape}); se recibió k con forma {k.shape}."
         )
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"k y v deben tener el mismo número de claves n_k: se esperaba v con n_k={k.shape[-2]} "
             f"(como k {k.shape}); se recibió v con forma {v.shape}."
         )
     try:
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
-        raise ValueError(
+        raise LabcodeValueError(
             "las dimensiones de lote de q, k y v deben ser compatibles (difundibles); se "
             f"recibieron q {q.shape}, k {k.shape} y v {v.shape}."
         ) from None
@@ -253,7 +276,7 @@ def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.nda
         allowed_any = mask.any(axis=-1)
         if not allowed_any.all():
             where = tuple(int(i) for i in np.argwhere(~allowed_any)[0])
-            raise ValueError(
+            raise LabcodeValueError(
                 "una fila de la máscara no permite atender a ninguna clave (todas sus posiciones "
                 f"son False; la primera es la consulta de índice {where}): la softmax quedaría "
                 "indefinida (0/0 → NaN). Se esperaba al menos un True por fila; revisa la "
@@ -279,6 +302,7 @@ def causal_mask(n: int) -> np.ndarray:
         Array booleano ``(n, n)``: triángulo inferior (diagonal incluida) a ``True``.
     """
     n = _positive_int("n", n)
+    mask_length("n", n)
     return np.tril(np.ones((n, n), dtype=bool))
 
 
@@ -307,13 +331,13 @@ def padding_mask(lengths, n: int | None = None) -> np.ndarray:
     if lengths_arr.ndim != 1 or lengths_arr.size == 0 or not np.issubdtype(
         lengths_arr.dtype, np.integer
     ):
-        raise ValueError(
+        raise LabcodeValueError(
             "lengths debe ser una lista no vacía de enteros (una longitud por secuencia); "
             f"se recibió {lengths!r}."
         )
     n = int(lengths_arr.max()) if n is None else _positive_int("n", n)
     if lengths_arr.min() < 1 or lengths_arr.max() > n:
-        raise ValueError(
+        raise LabcodeValueError(
             f"cada longitud debe estar entre 1 y n={n}; se recibió lengths={lengths_arr.tolist()}."
         )
     return (np.arange(n)[None, :] < lengths_arr[:, None])[:, None, :]
@@ -333,12 +357,12 @@ def split_heads(x, num_heads: int) -> np.ndarray:
     num_heads = _positive_int("num_heads", num_heads)
     x = np.asarray(x)
     if x.ndim < 2:
-        raise ValueError(
+        raise LabcodeValueError(
             f"split_heads espera un array (..., n, d_model); se recibió la forma {x.shape}."
         )
     *lead, n, d_model = x.shape
     if d_model % num_heads:
-        raise ValueError(
+        raise LabcodeValueError(
             f"d_model={d_model} no es divisible por num_heads={num_heads}: se esperaba "
             f"d_model % num_heads == 0; se recibió resto {d_model % num_heads}."
         )
@@ -350,7 +374,7 @@ def merge_heads(x) -> np.ndarray:
     """Inversa de :func:`split_heads`: ``(..., h, n, d_head) -> (..., n, h * d_head)``."""
     x = np.asarray(x)
     if x.ndim < 3:
-        raise ValueError(
+        raise LabcodeValueError(
             f"merge_heads espera un array (..., h, n, d_head); se recibió la forma {x.shape}."
         )
     *lead, h, n, d_head = x.shape
@@ -368,19 +392,21 @@ def xavier_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.nd
 
 
 def _check_input(name: str, x, d_model: int) -> np.ndarray:
-    x = _as_float_array(name, x)
+    x = _as_float_array(name, x, finite=True)
     if x.ndim not in (2, 3):
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name} debe tener forma (n, d_model) o (batch, n, d_model); "
             f"se recibió un array de {x.ndim} dimensiones con forma {x.shape}."
         )
     if x.shape[-1] != d_model:
-        raise ValueError(
+        raise LabcodeValueError(
             f"la última dimensión de {name} debe ser d_model={d_model}; "
             f"se recibió la forma {x.shape}."
         )
     if x.shape[-2] == 0:
-        raise ValueError(f"{name} no tiene posiciones (n = 0); se recibió la forma {x.shape}.")
+        raise LabcodeValueError(
+            f"{name} no tiene posiciones (n = 0); se recibió la forma {x.shape}."
+        )
     return x
 
 
@@ -416,7 +442,7 @@ class SelfAttentionNumPy:
         self.d_model = _positive_int("d_model", d_model)
         self.d_k = self.d_model if d_k is None else _positive_int("d_k", d_k)
         self.d_v = self.d_k if d_v is None else _positive_int("d_v", d_v)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         self.W_q = xavier_uniform(rng, self.d_model, self.d_k)
         self.W_k = xavier_uniform(rng, self.d_model, self.d_k)
         self.W_v = xavier_uniform(rng, self.d_model, self.d_v)
@@ -489,13 +515,13 @@ class MultiHeadAttentionNumPy:
         self.d_model = _positive_int("d_model", d_model)
         self.num_heads = _positive_int("num_heads", num_heads)
         if self.d_model % self.num_heads:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"d_model={self.d_model} no es divisible por num_heads={self.num_heads}: se "
                 "esperaba d_model % num_heads == 0 (cada cabeza recibe d_model // num_heads "
                 f"dimensiones); se recibió resto {self.d_model % self.num_heads}."
             )
         self.d_head = self.d_model // self.num_heads
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         self.W_q = xavier_uniform(rng, self.d_model, self.d_model)
         self.W_k = xavier_uniform(rng, self.d_model, self.d_model)
         self.W_v = xavier_uniform(rng, self.d_model, self.d_model)
@@ -580,18 +606,18 @@ class MultiHeadAttentionNumPy:
         key = _check_input("key", key, self.d_model)
         value = _check_input("value", value, self.d_model)
         if not (query.ndim == key.ndim == value.ndim):
-            raise ValueError(
+            raise LabcodeValueError(
                 "query, key y value deben tener el mismo número de dimensiones (todas con lote "
                 f"o todas sin lote); se recibieron las formas {query.shape}, {key.shape} "
                 f"y {value.shape}."
             )
         if query.ndim == 3 and not (query.shape[0] == key.shape[0] == value.shape[0]):
-            raise ValueError(
+            raise LabcodeValueError(
                 "query, key y value deben tener el mismo tamaño de lote; se recibieron las "
                 f"formas {query.shape}, {key.shape} y {value.shape}."
             )
         if key.shape[-2] != value.shape[-2]:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"key y value deben tener el mismo número de posiciones n_k: se esperaba value "
                 f"con n_k={key.shape[-2]}; se recibió la forma {value.shape}."
             )

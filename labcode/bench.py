@@ -30,6 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeFileNotFoundError, LabcodeValueError
+
 __all__ = [
     "BENCHMARKS",
     "add_cli",
@@ -80,9 +83,11 @@ def time_interleaved(
         Si ``fns`` está vacío o ``repeats``/``warmup`` no son válidos.
     """
     if not fns:
-        raise ValueError("time_interleaved: se esperaba al menos una función; se recibió {}.")
+        raise LabcodeValueError(
+            "time_interleaved: se esperaba al menos una función; se recibió {}."
+        )
     if not isinstance(repeats, int) or not isinstance(warmup, int) or repeats < 1 or warmup < 0:
-        raise ValueError(
+        raise LabcodeValueError(
             "time_interleaved: se esperaba repeats >= 1 y warmup >= 0 (enteros); "
             f"se recibió repeats={repeats!r}, warmup={warmup!r}."
         )
@@ -134,17 +139,18 @@ def machine_info(device: str | torch.device = "cpu") -> dict[str, Any]:
 
 def write_json(report: Any, path: str | os.PathLike) -> Path:
     """Escribe ``report`` como JSON legible en ``path`` (crea la carpeta); devuelve la ruta."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False),
-                   encoding="utf-8")
-    return out
+    from labcode.checks import atomic_write_text
+
+    text = json.dumps(report, indent=2, default=str, ensure_ascii=False)
+    return atomic_write_text(path, text)
 
 
 def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"se esperaba un entero positivo en {name}; se recibió {value!r}.")
+            raise LabcodeValueError(
+                f"se esperaba un entero positivo en {name}; se recibió {value!r}."
+            )
 
 
 # --- Atención multi-cabeza ----------------------------------------------------------
@@ -176,7 +182,7 @@ def bench_mha_numpy(
         _check_sizes(seq_len=n)
     mha = MultiHeadAttentionNumPy(d_model, num_heads, seed=seed)
     ref = mha.to_torch(torch.float32)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_check_seed(seed))
     rows = []
     for n in seq_lens:
         x = rng.normal(size=(batch_size, n, d_model))
@@ -236,7 +242,7 @@ def bench_mha_torch(
     _check_sizes(seq_len=seq_len, d_model=d_model, num_heads=num_heads,
                  batch_size=batch_size, repeats=repeats)
     dev = torch.device(device or "cpu")
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     ref = nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dev)
     ours = MultiHeadAttention(d_model, num_heads).to(dev)
     with torch.no_grad():
@@ -328,12 +334,12 @@ def bench_generation(
                  n_positions=n_positions, batch_size=batch_size, prompt_len=prompt_len,
                  new_tokens=new_tokens, repeats=repeats)
     if prompt_len + new_tokens > n_positions:
-        raise ValueError(
+        raise LabcodeValueError(
             f"prompt_len + new_tokens ({prompt_len + new_tokens}) no cabe en n_positions "
             f"({n_positions})."
         )
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     cfg = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
                      n_layer=n_layer, n_head=n_head, bos_token_id=None, eos_token_id=None,
                      pad_token_id=None)
@@ -343,7 +349,7 @@ def bench_generation(
     hf.generation_config.bos_token_id = None
     hf.generation_config.pad_token_id = 0
     ours = GPT.from_hf(hf).to(dev).eval()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(_check_seed(seed))
     prompt = torch.randint(0, vocab_size, (batch_size, prompt_len), generator=g).to(dev)
     mask = torch.ones_like(prompt)
     n = new_tokens
@@ -461,7 +467,7 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
     build = Path(build_dir)
     cache_path = build / ".jupyter_cache"
     if not cache_path.is_dir():
-        raise FileNotFoundError(
+        raise LabcodeFileNotFoundError(
             f"No hay caché de ejecución en {cache_path}: construye el libro con `make book` "
             "o indica la carpeta con LABCODE_BUILD_DIR."
         )
@@ -544,9 +550,12 @@ def run_cli(args: argparse.Namespace) -> int:
     names = list(args.names) or list(_DEFAULT)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        print(f"bench: mediciones desconocidas {unknown}; se esperaba alguna de "
-              f"{list(BENCHMARKS)}.")
-        return 2
+        raise LabcodeValueError(f"bench: mediciones desconocidas {unknown}; se esperaba alguna "
+                                f"de {list(BENCHMARKS)}.")
+    if args.json:
+        from labcode.checks import writable_file
+
+        writable_file(args.json, "--json")
     small = {
         "mha-numpy": {"seq_lens": (32, 64), "d_model": 64, "repeats": 2},
         "mha": {"seq_len": 32, "d_model": 64, "batch_size": 2, "repeats": 2},

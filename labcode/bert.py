@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from labcode.blocks import TransformerEncoderBlock
+from labcode.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
 
 __all__ = ["BertConfig", "BertEmbeddings", "BertEncoder", "load_minilm_hf"]
 
@@ -68,11 +69,11 @@ class BertConfig:
                      "intermediate_size", "max_position_embeddings", "type_vocab_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"BertConfig: {name} debe ser un entero >= 1; se recibió {value!r}."
                 )
         if self.hidden_size % self.num_heads != 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"BertConfig: hidden_size ({self.hidden_size}) debe ser divisible entre "
                 f"num_heads ({self.num_heads})."
             )
@@ -120,7 +121,7 @@ class BertEncoder(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         if not isinstance(config, BertConfig):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"BertEncoder: se esperaba un BertConfig; se recibió {type(config).__name__}."
             )
         self.config = config
@@ -143,28 +144,28 @@ class BertEncoder(nn.Module):
     def _check_inputs(self, input_ids, attention_mask, token_type_ids) -> None:
         cfg = self.config
         if not isinstance(input_ids, torch.Tensor):
-            raise TypeError(
+            raise LabcodeTypeError(
                 "BertEncoder: input_ids debe ser un torch.Tensor de enteros (B, T); "
                 f"se recibió {type(input_ids).__name__}."
             )
         if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"BertEncoder: input_ids debe contener enteros; se recibió dtype={input_ids.dtype}."
             )
         if input_ids.dim() != 2 or input_ids.numel() == 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 "BertEncoder: input_ids debe tener forma (B, T) no vacía; se recibió la forma "
                 f"{tuple(input_ids.shape)}."
             )
         T = input_ids.shape[1]
         if T > cfg.max_position_embeddings:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"BertEncoder: la secuencia tiene {T} tokens y el máximo "
                 f"(max_position_embeddings) es {cfg.max_position_embeddings}."
             )
         lo, hi = int(input_ids.min()), int(input_ids.max())
         if lo < 0 or hi >= cfg.vocab_size:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"BertEncoder: hay ids fuera del vocabulario [0, {cfg.vocab_size - 1}]; "
                 f"se recibieron valores entre {lo} y {hi}."
             )
@@ -172,27 +173,27 @@ class BertEncoder(nn.Module):
             if t is None:
                 continue
             if not isinstance(t, torch.Tensor):
-                raise TypeError(
+                raise LabcodeTypeError(
                     f"BertEncoder: {name} debe ser un torch.Tensor; se recibió {type(t).__name__}."
                 )
             if t.shape != input_ids.shape:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"BertEncoder: {name} debe tener la forma de input_ids "
                     f"{tuple(input_ids.shape)}; se recibió {tuple(t.shape)}."
                 )
         if attention_mask is not None:
             if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
-                raise ValueError("BertEncoder: attention_mask sólo puede contener 0 y 1.")
+                raise LabcodeValueError("BertEncoder: attention_mask sólo puede contener 0 y 1.")
             empty = (attention_mask == 0).all(dim=1)
             if bool(empty.any()):
-                raise ValueError(
+                raise LabcodeValueError(
                     "BertEncoder: hay filas de attention_mask sin ningún token real "
                     f"(filas {empty.nonzero().flatten().tolist()})."
                 )
         if token_type_ids is not None:
             lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
             if lo < 0 or hi >= cfg.type_vocab_size:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"BertEncoder: token_type_ids debe estar en [0, {cfg.type_vocab_size - 1}]; "
                     f"se recibieron valores entre {lo} y {hi}."
                 )
@@ -279,17 +280,17 @@ class BertEncoder(nn.Module):
         bert = getattr(hf_model, "bert", hf_model)
         hf_config = getattr(bert, "config", None)
         if hf_config is None or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
-            raise TypeError(
+            raise LabcodeTypeError(
                 "BertEncoder.from_hf: se esperaba un transformers.BertModel (o un modelo con "
                 f"atributo .bert); se recibió {type(hf_model).__name__}."
             )
         if getattr(hf_config, "hidden_act", "gelu") != "gelu":
-            raise ValueError(
+            raise LabcodeValueError(
                 f"BertEncoder.from_hf: activación {hf_config.hidden_act!r} no implementada "
                 "(se admite 'gelu')."
             )
         if getattr(hf_config, "position_embedding_type", "absolute") != "absolute":
-            raise ValueError(
+            raise LabcodeValueError(
                 "BertEncoder.from_hf: sólo se admiten embeddings de posición 'absolute'; "
                 f"se recibió {hf_config.position_embedding_type!r}."
             )
@@ -329,14 +330,14 @@ class BertEncoder(nn.Module):
         with torch.no_grad():
             for ours, theirs in pairs:
                 if own[ours].shape != sd[theirs].shape:
-                    raise ValueError(
+                    raise LabcodeValueError(
                         f"BertEncoder.from_hf: forma incompatible en {ours}: "
                         f"{tuple(own[ours].shape)} frente a {tuple(sd[theirs].shape)} ({theirs})."
                     )
                 own[ours].copy_(sd[theirs])
         missing = set(own) - {o for o, _ in pairs}
         if missing:  # pragma: no cover - protege contra cambios en el mapa
-            raise RuntimeError(f"BertEncoder.from_hf: claves sin copiar: {sorted(missing)}")
+            raise LabcodeRuntimeError(f"BertEncoder.from_hf: claves sin copiar: {sorted(missing)}")
         return model.eval()
 
 

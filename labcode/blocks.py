@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode import checks
+from labcode.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "MultiHeadAttention",
     "FeedForward",
@@ -66,7 +69,8 @@ def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tenso
         Si ``T`` no es un entero positivo.
     """
     if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"causal_mask: se esperaba un entero T >= 1; se recibió {T!r}.")
+        raise LabcodeValueError(f"causal_mask: se esperaba un entero T >= 1; se recibió {T!r}.")
+    checks.mask_length("causal_mask: T", T)
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
 
 
@@ -93,7 +97,7 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     """
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
         shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise ValueError(
+        raise LabcodeValueError(
             f"padding_mask: se esperaban ids con forma (B, T); se recibió {shape}."
         )
     return (ids != pad_id)[:, None, None, :]  # (B, 1, 1, T)
@@ -120,14 +124,16 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
 
 def _check_last_dim(name: str, x: torch.Tensor, d_model: int) -> None:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: se esperaba un torch.Tensor; se recibió {type(x).__name__}.")
+        raise LabcodeTypeError(
+            f"{name}: se esperaba un torch.Tensor; se recibió {type(x).__name__}."
+        )
     if x.dim() not in (2, 3):
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: se esperaba un tensor (B, T, {d_model}) o (T, {d_model}); "
             f"se recibió la forma {tuple(x.shape)}."
         )
     if x.shape[-1] != d_model:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: la última dimensión debe ser d_model={d_model}; "
             f"se recibió la forma {tuple(x.shape)}."
         )
@@ -158,13 +164,11 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if d_model <= 0 or num_heads <= 0:
-            raise ValueError(
-                "MultiHeadAttention: d_model y num_heads deben ser positivos; "
-                f"se recibió d_model={d_model}, num_heads={num_heads}."
-            )
+        checks.positive_int("MultiHeadAttention: d_model", d_model)
+        checks.positive_int("MultiHeadAttention: num_heads", num_heads)
+        checks.probability("MultiHeadAttention: dropout", dropout)
         if d_model % num_heads != 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"MultiHeadAttention: d_model ({d_model}) debe ser divisible entre "
                 f"num_heads ({num_heads}); se recibió un resto de {d_model % num_heads}."
             )
@@ -178,6 +182,22 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.attn_dropout = nn.Dropout(dropout)
 
+    def _check_dtypes(self, *tensors) -> None:
+        """El tipo de las entradas debe ser el de los pesos (sólo mira metadatos)."""
+        want = self.q_proj.weight.dtype
+        for name, t in zip(("query", "key", "value"), tensors, strict=False):
+            if not isinstance(t, torch.Tensor):
+                raise LabcodeTypeError(
+                    f"MultiHeadAttention: {name} debe ser un torch.Tensor; se recibió "
+                    f"{type(t).__name__}."
+                )
+            if t.dtype != want and not torch.is_autocast_enabled(t.device.type):
+                raise LabcodeTypeError(
+                    f"MultiHeadAttention: {name} tiene dtype={t.dtype} pero los pesos son "
+                    f"{want}. Convierte la entrada con x.to({want}) (por ejemplo x.float()) o "
+                    f"el módulo con .to({t.dtype}) si es un tipo de coma flotante."
+                )
+
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
@@ -186,32 +206,37 @@ class MultiHeadAttention(nn.Module):
         self, mask: torch.Tensor, B: int, Tq: int, Tk: int, device: torch.device
     ) -> torch.Tensor:
         if not isinstance(mask, torch.Tensor):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"MultiHeadAttention: la máscara debe ser un torch.Tensor booleano; "
                 f"se recibió {type(mask).__name__}."
             )
         if mask.dtype != torch.bool:
-            raise TypeError(
+            raise LabcodeTypeError(
                 "MultiHeadAttention: la máscara debe ser booleana (True = puede atender); "
                 f"se recibió dtype={mask.dtype}."
             )
         target = (B, self.num_heads, Tq, Tk)
         try:
             if mask.dim() > 4:
-                raise RuntimeError
+                raise LabcodeRuntimeError
             full = torch.broadcast_shapes(tuple(mask.shape), target)
             if full != target:
-                raise RuntimeError
+                raise LabcodeRuntimeError
         except RuntimeError:
-            raise ValueError(
+            raise LabcodeValueError(
                 "MultiHeadAttention: la máscara debe poder difundirse a (B, nh, Tq, Tk) = "
                 f"{target}; se recibió la forma {tuple(mask.shape)}."
             ) from None
-        # Una consulta sin ninguna clave visible daría NaN en la softmax.
+        # Una consulta sin ninguna clave visible daría NaN en la softmax. Se
+        # comprueba sólo si la máscara está en CPU: en GPU, leer el resultado
+        # obligaría a sincronizar en cada llamada (construya la máscara en CPU o
+        # con causal_mask/padding_mask, que nunca dejan filas vacías).
+        if mask.device.type != "cpu":
+            return mask.to(device)
         visible = mask.expand(target).any(dim=-1)  # (B, nh, Tq)
         if not bool(visible.all()):
             idx = (~visible).nonzero()[0].tolist()
-            raise ValueError(
+            raise LabcodeValueError(
                 "MultiHeadAttention: hay una consulta completamente enmascarada "
                 f"(índice [b, h, q] = {idx}); cada consulta debe poder atender al menos "
                 "a una clave (revise la máscara: True = puede atender)."
@@ -254,11 +279,12 @@ class MultiHeadAttention(nn.Module):
         """
         key = query if key is None else key
         value = key if value is None else value
+        self._check_dtypes(query, key, value)
         _check_last_dim("MultiHeadAttention (query)", query, self.d_model)
         _check_last_dim("MultiHeadAttention (key)", key, self.d_model)
         _check_last_dim("MultiHeadAttention (value)", value, self.d_model)
         if not (query.dim() == key.dim() == value.dim()):
-            raise ValueError(
+            raise LabcodeValueError(
                 "MultiHeadAttention: query, key y value deben tener el mismo número de "
                 f"dimensiones; se recibieron {query.dim()}, {key.dim()} y {value.dim()}."
             )
@@ -266,7 +292,7 @@ class MultiHeadAttention(nn.Module):
         if unbatched:
             query, key, value = query[None], key[None], value[None]
         if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
-            raise ValueError(
+            raise LabcodeValueError(
                 "MultiHeadAttention: formas incompatibles: query "
                 f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)} "
                 "(se esperaba el mismo B y el mismo Tk en key y value)."
@@ -325,8 +351,11 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(
+        checks.positive_int("FeedForward: d_model", d_model)
+        checks.positive_int("FeedForward: d_ff", d_ff)
+        checks.probability("FeedForward: dropout", dropout)
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            raise LabcodeValueError(
                 f"FeedForward: activación desconocida; se esperaba una de {ACTIVATIONS}, "
                 f"se recibió {activation!r}."
             )
@@ -346,7 +375,7 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(…, d_model) -> (…, d_model)``, independiente en cada posición."""
         if x.shape[-1] != self.d_model:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"FeedForward: la última dimensión debe ser d_model={self.d_model}; "
                 f"se recibió la forma {tuple(x.shape)}."
             )
@@ -403,6 +432,7 @@ class TransformerEncoderBlock(nn.Module):
         bias: bool = True,
     ):
         super().__init__()
+        checks.positive_float("layer_norm_eps", layer_norm_eps)
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, activation=activation)
@@ -489,6 +519,7 @@ class TransformerDecoderBlock(nn.Module):
         bias: bool = True,
     ):
         super().__init__()
+        checks.positive_float("layer_norm_eps", layer_norm_eps)
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)

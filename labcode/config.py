@@ -31,13 +31,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from labcode.errors import LabcodeError, LabcodeValueError
+
 PROFILES = ("quick", "full")
 
 #: Raíz del repositorio (carpeta que contiene ``labcode/``).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(LabcodeError, FileNotFoundError):
     """No se encontró la carpeta de datos o un fichero dentro de ella (ni se pudo
     descargar). El mensaje dice qué fichero, de dónde y cómo arreglarlo."""
 
@@ -66,7 +68,7 @@ def get_profile() -> str:
     """
     profile = os.environ.get("LABCODE_PROFILE", "quick").strip().lower() or "quick"
     if profile not in PROFILES:
-        raise ValueError(
+        raise LabcodeValueError(
             f"LABCODE_PROFILE debe ser uno de {PROFILES}; se recibió {profile!r}."
         )
     return profile
@@ -78,7 +80,7 @@ def get_seed() -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"LABCODE_SEED debe ser un entero; se recibió {raw!r}.") from None
+        raise LabcodeValueError(f"LABCODE_SEED debe ser un entero; se recibió {raw!r}.") from None
 
 
 def _candidate_data_dirs() -> list[Path]:

@@ -41,6 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labcode.checks import finite_tensor, flag, mask_length
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "elu_feature_map",
     "full_attention",
@@ -61,16 +65,18 @@ __all__ = [
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool):
-        raise TypeError(f"{name} debe ser un entero >= {minimum}; se recibió el booleano {value}.")
+        raise LabcodeTypeError(
+            f"{name} debe ser un entero >= {minimum}; se recibió el booleano {value}."
+        )
     try:
         ivalue = operator.index(value)
     except TypeError:
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name} debe ser un entero >= {minimum}; se recibió {value!r} "
             f"(de tipo {type(value).__name__})."
         ) from None
     if ivalue < minimum:
-        raise ValueError(f"{name} debe ser un entero >= {minimum}; se recibió {ivalue}.")
+        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {ivalue}.")
     return ivalue
 
 
@@ -78,38 +84,73 @@ def _check_qkv(q: Any, k: Any, v: Any) -> None:
     """Comprueba tipos y formas de ``q, k, v`` con mensajes claros."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"{name} debe ser un torch.Tensor (..., n, d); se recibió {type(t).__name__}."
             )
         if t.ndim < 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"{name} debe tener al menos 2 dimensiones (..., n, d); se recibió la forma "
                 f"{tuple(t.shape)}."
             )
         if not t.is_floating_point():
-            raise ValueError(f"{name} debe ser de coma flotante; se recibió {t.dtype}.")
-        if t.shape[-2] == 0:
-            raise ValueError(f"{name} no tiene posiciones (n = 0): se necesita n >= 1.")
+            raise LabcodeValueError(f"{name} debe ser de coma flotante; se recibió {t.dtype}.")
+        if t.shape[-2] == 0 or t.shape[-1] == 0:
+            raise LabcodeValueError(
+                f"{name} no puede tener tamaño nulo (n >= 1 y d >= 1); se recibió la forma "
+                f"{tuple(t.shape)}."
+            )
+        finite_tensor(name, t)
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"q y k deben tener la misma dimensión d (última); se recibió q {tuple(q.shape)} "
             f"y k {tuple(k.shape)}."
         )
     if k.shape[:-1] != v.shape[:-1]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"k y v deben tener las mismas formas salvo la última dimensión; se recibió "
             f"k {tuple(k.shape)} y v {tuple(v.shape)}."
         )
     if q.shape[:-2] != k.shape[:-2]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"q, k y v deben tener las mismas dimensiones de lote (...); se recibió "
             f"q {tuple(q.shape)} y k {tuple(k.shape)}."
         )
 
 
+def _check_mask(mask: Any, target: tuple[int, ...], causal: bool = False) -> torch.Tensor:
+    """Máscara booleana difundible a ``target`` (combinada con la causal si ``causal``)
+    sin filas completamente ocultas."""
+    if not isinstance(mask, torch.Tensor):
+        raise LabcodeTypeError(
+            f"mask debe ser un torch.Tensor booleano; se recibió {type(mask).__name__}."
+        )
+    if mask.dtype != torch.bool:
+        raise LabcodeValueError(
+            f"mask debe ser booleana (True = visible); se recibió {mask.dtype}."
+        )
+    try:
+        full = torch.broadcast_shapes(tuple(mask.shape), target)
+    except RuntimeError:
+        full = None
+    if full != target:
+        raise LabcodeValueError(
+            f"mask de forma {tuple(mask.shape)} no se puede difundir a las puntuaciones "
+            f"(..., n_q, n_k) = {target}; por ejemplo, usa una máscara {target[-2:]}."
+        )
+    if causal:
+        mask = mask & sliding_window_mask(target[-1], causal=True).to(mask.device)
+    # Sólo en CPU: en GPU leer el resultado obligaría a sincronizar.
+    if mask.device.type == "cpu" and not bool(mask.expand(target).any(dim=-1).all()):
+        raise LabcodeValueError(
+            "mask tiene una consulta sin ninguna clave visible (una fila toda False): la "
+            "softmax daría NaN. Cada consulta debe poder ver al menos una clave."
+        )
+    return mask
+
+
 def _check_self_attention(q: torch.Tensor, k: torch.Tensor, what: str) -> int:
     if q.shape[-2] != k.shape[-2]:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{what} es autoatención: q y k deben tener la misma longitud n; se recibió "
             f"n_q = {q.shape[-2]} y n_k = {k.shape[-2]}."
         )
@@ -136,7 +177,8 @@ def sliding_window_mask(n: int, window: int | None = None, causal: bool = False)
     ValueError, TypeError
         Si ``n < 1`` o ``window < 0``.
     """
-    n = _check_int("n", n, 1)
+    n = mask_length("n", _check_int("n", n, 1))
+    causal = flag("causal", causal)
     i = torch.arange(n).unsqueeze(1)  # (n, 1)
     j = torch.arange(n).unsqueeze(0)  # (1, n)
     mask = torch.ones(n, n, dtype=torch.bool)
@@ -171,18 +213,21 @@ def full_attention(
         Si las entradas no son tensores de coma flotante con formas compatibles.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n_q, n_k = q.shape[-2], k.shape[-2]
     att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., n_q, n_k)
     if causal:
         if n_q != n_k:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"causal=True necesita n_q == n_k; se recibió n_q = {n_q} y n_k = {n_k}."
             )
-        att = att.masked_fill(~sliding_window_mask(n_q, causal=True), float("-inf"))
+    visible = None
     if mask is not None:
-        if mask.dtype != torch.bool:
-            raise ValueError(f"mask debe ser booleana (True = visible); se recibió {mask.dtype}.")
-        att = att.masked_fill(~mask, float("-inf"))
+        visible = _check_mask(mask, tuple(att.shape), causal=causal)
+    elif causal:
+        visible = sliding_window_mask(n_q, causal=True)
+    if visible is not None:
+        att = att.masked_fill(~visible.to(att.device), float("-inf"))
     att = F.softmax(att, dim=-1)  # (..., n_q, n_k)
     return att @ v  # (..., n_q, d_v)
 
@@ -229,6 +274,7 @@ def sliding_window_attention(
         Si las entradas no son válidas, ``window < 0`` o ``block_size < 1``.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n = _check_self_attention(q, k, "sliding_window_attention")
     window = _check_int("window", window, 0)
     window = min(window, n - 1)  # más allá de n - 1 no cambia nada
@@ -321,6 +367,7 @@ def linear_attention(
         Si las entradas no son válidas o ``chunk_size < 1``.
     """
     _check_qkv(q, k, v)
+    causal = flag("causal", causal)
     n = _check_self_attention(q, k, "linear_attention")
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     fq, fk = elu_feature_map(q), elu_feature_map(k)  # (..., n, d)
@@ -361,13 +408,13 @@ def relative_error(approx: torch.Tensor | np.ndarray, exact: torch.Tensor | np.n
     a = torch.as_tensor(approx, dtype=torch.float64)
     e = torch.as_tensor(exact, dtype=torch.float64)
     if a.shape != e.shape:
-        raise ValueError(
+        raise LabcodeValueError(
             f"relative_error: las formas deben coincidir; se recibió {tuple(a.shape)} y "
             f"{tuple(e.shape)}."
         )
     norm = torch.linalg.vector_norm(e).item()
     if norm == 0:
-        raise ValueError("relative_error: la referencia es todo ceros (norma 0).")
+        raise LabcodeValueError("relative_error: la referencia es todo ceros (norma 0).")
     return torch.linalg.vector_norm(a - e).item() / norm
 
 
@@ -487,12 +534,12 @@ def measure_attention_costs(
     from labcode.notebook import progress
 
     if not fns:
-        raise ValueError("fns está vacío; se esperaba {nombre: función(q, k, v)}.")
+        raise LabcodeValueError("fns está vacío; se esperaba {nombre: función(q, k, v)}.")
     lengths = [_check_int("cada longitud", n, 1) for n in lengths]
     if not lengths:
-        raise ValueError("lengths está vacío; se esperaba al menos una longitud.")
+        raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
     d = _check_int("d", d, 1)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     out: dict[str, Any] = {"n": np.array(lengths)}
     for name in fns:
         out[name] = {

@@ -9,6 +9,9 @@ explica qué se esperaba.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 
@@ -17,22 +20,91 @@ def _report(ok: bool, message: str) -> bool:
     return ok
 
 
+def _plain(x, depth: int = 0):
+    """Convierte tensores de PyTorch (también con ``requires_grad``, en GPU o en
+    bfloat16) en arrays de NumPy, dentro de tuplas, listas y diccionarios."""
+    if depth > 4:
+        return x
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        t = x.detach().cpu()
+        if str(getattr(t, "dtype", "")) == "torch.bfloat16":
+            t = t.float()
+        return t.numpy()
+    if isinstance(x, dict):
+        return {k: _plain(v, depth + 1) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(_plain(v, depth + 1) for v in x)
+    return x
+
+
+def _never_raises(name: str):
+    """Decorador: convierte la respuesta con ``_plain`` y, si la comprobación
+    falla por una respuesta imprevista, lo explica en vez de lanzar una excepción."""
+
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            try:
+                args = (_plain(args[0]), *args[1:]) if args else args
+                return check(*args, **kwargs)
+            except Exception as err:  # noqa: BLE001 - una comprobación nunca lanza
+                return _report(False, f"{name}: no se pudo comprobar la respuesta "
+                                      f"({type(err).__name__}: {err}).")
+
+        return run
+
+    return wrap
+
+
 def _number(name: str, respuesta: dict, key: str, cast=float):
-    """``(valor, None)``, o ``(None, mensaje)`` si ``respuesta[key]`` no es un número."""
+    """``(valor, None)``, o ``(None, mensaje)`` si ``respuesta[key]`` no es un número válido.
+
+    Exacto: los textos (``"11"``) y los booleanos no son números; con
+    ``cast=int`` el valor debe ser entero (``196.0`` vale, ``196.9`` no); NaN e
+    infinitos se rechazan. Los tensores y arrays de un solo elemento se convierten
+    (``detach``, ``cpu``, ``numpy``). Nunca lanza excepciones.
+    """
+    kind = "un entero" if cast is int else "un número"
+    raw = respuesta[key]
     try:
-        return cast(respuesta[key]), None
-    except (TypeError, ValueError):
-        kind = "un entero" if cast is int else "un número"
-        return None, f"{name}: {key} debe ser {kind}; se recibió {respuesta[key]!r}."
+        value = _plain(raw)
+        if isinstance(value, (str, bytes)):
+            return None, f"{name}: {key} debe ser {kind}, no un texto; se recibió {raw!r}."
+        if isinstance(value, (list, tuple, dict, set)):
+            return None, f"{name}: {key} debe ser {kind}, no una colección; se recibió {raw!r}."
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf" or arr.size != 1:
+            return None, f"{name}: {key} debe ser {kind}; se recibió {raw!r}."
+        number = arr.reshape(()).item()
+        if not math.isfinite(number):
+            return None, f"{name}: {key} debe ser {kind} finito; se recibió {number!r}."
+        if cast is int:
+            if number != math.floor(number):
+                return None, f"{name}: {key} debe ser un entero; se recibió {number!r}."
+            return int(number), None
+        return float(number), None
+    except Exception:  # noqa: BLE001 - la respuesta puede ser cualquier cosa
+        return None, f"{name}: {key} debe ser {kind}; se recibió {raw!r}."
+
+
+def _numeric_array(answer) -> np.ndarray | None:
+    """Array ``float`` de una respuesta numérica, o ``None`` (textos, objetos...)."""
+    try:
+        arr = np.asarray(_plain(answer))
+        if arr.dtype.kind not in "iuf":
+            return None
+        return arr.astype(float)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _compare_arrays(name: str, answer, expected, atol: float = 1e-4) -> tuple[bool, str]:
-    """Compara ``answer`` con ``expected`` y explica la diferencia (sin excepciones)."""
+    """Compara ``answer`` con ``expected`` (diferencia máxima ``<= atol``) y explica la
+    diferencia. Nunca lanza excepciones."""
     if answer is None:
         return False, f"{name}: todavía no hay respuesta (el valor es None)."
-    try:
-        got = np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
+    got = _numeric_array(answer)
+    if got is None:
         return False, f"{name}: no se pudo convertir la respuesta en un array numérico."
     exp = np.asarray(expected, dtype=float)
     if got.shape != exp.shape:
@@ -105,6 +177,7 @@ def _diagnose(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | 
     return None
 
 
+@_never_raises("Ejercicio 11.1")
 def check_11_1(respuesta, atol: float = 1e-2) -> bool:
     """Comprueba el ejercicio 11.1 (autoatención a mano con ``EJERCICIO_11_1``).
 
@@ -149,9 +222,8 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
             )
         parts = {"salida": respuesta[0], "pesos": respuesta[1]}
     else:
-        try:
-            arr = np.asarray(respuesta, dtype=float)
-        except (TypeError, ValueError):
+        arr = _numeric_array(respuesta)
+        if arr is None:
             return _report(
                 False, "Ejercicio 11.1: no se pudo convertir la respuesta en un array numérico."
             )
@@ -171,10 +243,7 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
             continue
         ok, message = _compare_arrays(name, parts[name], expected[name], atol=atol)
         if not ok and parts[name] is not None:
-            try:
-                got = np.asarray(parts[name], dtype=float)
-            except (TypeError, ValueError):
-                got = None
+            got = _numeric_array(parts[name])
             if got is not None and got.shape == expected[name].shape and np.isfinite(got).all():
                 hint = _diagnose(name, got, mistakes[name], atol)
                 if hint is not None:
@@ -219,6 +288,7 @@ def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=Tru
     return (out @ w_o if use_wo else out), w
 
 
+@_never_raises("Ejercicio 11.3")
 def check_11_3(fn) -> bool:
     """Comprueba el ejercicio 11.3: ``fn(x, W_q, W_k, W_v, W_o, num_heads)``.
 
@@ -389,6 +459,7 @@ def _pe_variants_11_2(max_len: int, d_model: int) -> dict[str, np.ndarray]:
     }
 
 
+@_never_raises("Ejercicio 11.2")
 def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -> bool:
     """Comprueba el ejercicio 11.2 (tabla de codificación posicional sinusoidal).
 
@@ -437,11 +508,8 @@ def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -
                 + " y ".join(f"(max_len={n}, d_model={d})" for n, d in cases)
                 + ".",
             )
-        if hasattr(answer, "detach"):
-            answer = answer.detach().cpu().numpy()
-        try:
-            arr = np.asarray(answer, dtype=float)
-        except (TypeError, ValueError):
+        arr = _numeric_array(answer)
+        if arr is None:
             return _report(
                 False,
                 f"{name}: no se pudo convertir la respuesta en un array numérico (se recibió "
@@ -468,11 +536,8 @@ def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -
 
 def _diagnose_11_2(answer, max_len: int, d_model: int, expected: np.ndarray) -> tuple[bool, str]:
     name = "Ejercicio 11.2"
-    if hasattr(answer, "detach"):
-        answer = answer.detach().cpu().numpy()
-    try:
-        got = np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
+    got = _numeric_array(answer)
+    if got is None:
         return False, f"{name}: no se pudo convertir la respuesta en un array numérico"
     if got.shape == (d_model, max_len) and max_len != d_model:
         return False, (
@@ -537,6 +602,7 @@ def _cap5_masks() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return correct, mistakes
 
 
+@_never_raises("Práctica del capítulo 5")
 def check_cap5_mascara(respuesta) -> bool:
     """Comprueba la práctica del capítulo 5: la máscara de autoatención del decoder.
 
@@ -619,6 +685,7 @@ def modelo_cap6():
     return model.eval()
 
 
+@_never_raises("Práctica del capítulo 6")
 def check_cap6_kv_cache(respuesta) -> bool:
     """Comprueba la práctica del capítulo 6: decodificación voraz con caché KV escrita a mano.
 
@@ -689,6 +756,7 @@ def check_cap6_kv_cache(respuesta) -> bool:
     )
 
 
+@_never_raises("Ejercicio 11.4")
 def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
     """Comprueba el ejercicio 11.4: métricas de clasificación calculadas a mano.
 
@@ -724,9 +792,8 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
     missing = [k for k in ("confusion_matrix", "precision", "recall", "f1") if k not in respuesta]
     if missing:
         return _report(False, f"{name}: faltan las claves {missing} en la respuesta.")
-    try:
-        cm = np.asarray(respuesta["confusion_matrix"], dtype=float)
-    except Exception:  # noqa: BLE001
+    cm = _numeric_array(respuesta["confusion_matrix"])
+    if cm is None:
         return _report(False, f"{name}: confusion_matrix no se puede convertir en una matriz.")
     exp_cm = np.asarray(expected["confusion_matrix"], dtype=float)
     if cm.shape != (2, 2):
@@ -784,6 +851,7 @@ def _ex11_5_cases() -> list[tuple[str, object, float]]:
     return cases
 
 
+@_never_raises("Ejercicio 11.5")
 def check_11_5(fn) -> bool:
     """Ejercicio 11.5: ``fn(logits, p)`` debe devolver la distribución top-p.
 
@@ -867,6 +935,7 @@ def _cap10_expected(n: int, d: int) -> dict[str, int]:
     }
 
 
+@_never_raises("Práctica del capítulo 10")
 def check_cap10_complejidad(respuesta, n: int | None = None, d: int | None = None) -> bool:
     """Comprueba la práctica del capítulo 10: pasos secuenciales, caminos y coste igual.
 
@@ -905,7 +974,7 @@ def check_cap10_complejidad(respuesta, n: int | None = None, d: int | None = Non
         "n_igual_coste": "iguala n²·d con n·d² y despeja n",
     }
     for key, value in expected.items():
-        got, error = _number(name, respuesta, key)
+        got, error = _number(name, respuesta, key, int)
         if error:
             return _report(False, error)
         if got != value:
@@ -915,6 +984,7 @@ def check_cap10_complejidad(respuesta, n: int | None = None, d: int | None = Non
                          f"encadenados y la atención 1; el coste por capa coincide en n = {d}.")
 
 
+@_never_raises("Ejercicio 11 (parches de ViT-B/16)")
 def check_cap11_patches(respuesta) -> bool:
     """Capítulo 11: parches, longitud de secuencia y parámetros de la proyección de ViT-B/16.
 
@@ -950,6 +1020,7 @@ def check_cap11_patches(respuesta) -> bool:
                          + "parámetros en la proyección de parches.")
 
 
+@_never_raises("Ejercicio del capítulo 9 (cabeza de token anterior)")
 def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
     """Capítulo 9: la cabeza que más atiende al *token* anterior.
 
@@ -974,11 +1045,16 @@ def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
     if not isinstance(maps, AttentionMaps):
         return _report(False, f"{name}: maps debe ser un labcode.viz.AttentionMaps; se recibió "
                               f"{type(maps).__name__}.")
-    try:
-        capa, cabeza = (int(v) for v in respuesta)
-    except (TypeError, ValueError):
+    pair = None
+    if isinstance(respuesta, (tuple, list, np.ndarray)) and len(respuesta) == 2:
+        parts = [_number(name, {"capa": respuesta[0]}, "capa", int),
+                 _number(name, {"cabeza": respuesta[1]}, "cabeza", int)]
+        if not any(error for _, error in parts):
+            pair = tuple(value for value, _ in parts)
+    if pair is None:
         return _report(False, f"{name}: se esperaba una pareja (capa, cabeza) de enteros; se "
                               f"recibió {respuesta!r}.")
+    capa, cabeza = pair
     prev = head_statistics(maps)["previous"]  # (L, H)
     L, H = prev.shape
     if not (0 <= capa < L and 0 <= cabeza < H):

@@ -31,6 +31,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from labcode import checks
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "STRATEGIES",
     "GPT2TextGenerator",
@@ -60,11 +63,11 @@ def _is_number(value: Any) -> bool:
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if not _is_int(value):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name} debe ser un entero; se recibió {value!r} ({type(value).__name__})."
         )
     if value < minimum:
-        raise ValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value!r}.")
+        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value!r}.")
 
 
 def _check_params(
@@ -79,14 +82,14 @@ def _check_params(
 ) -> None:
     """Comprueba los parámetros de decodificación (mensajes en español)."""
     if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise ValueError(
+        raise LabcodeValueError(
             f"strategy debe ser una de {STRATEGIES}; se recibió {strategy!r}."
         )
     _check_int("max_new_tokens", max_new_tokens, 1)
     if not _is_number(temperature):
-        raise TypeError(f"temperature debe ser un número; se recibió {temperature!r}.")
+        raise LabcodeTypeError(f"temperature debe ser un número; se recibió {temperature!r}.")
     if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(
+        raise LabcodeValueError(
             f"temperature debe ser un número finito > 0; se recibió {temperature!r}. "
             "Para decodificación voraz usa strategy='greedy'."
         )
@@ -94,28 +97,57 @@ def _check_params(
         _check_int("top_k", top_k, 1)
     if top_p is not None:
         if not _is_number(top_p):
-            raise TypeError(f"top_p debe ser None o un número en (0, 1]; se recibió {top_p!r}.")
+            raise LabcodeTypeError(
+                f"top_p debe ser None o un número en (0, 1]; se recibió {top_p!r}."
+            )
         if not (0 < top_p <= 1):
-            raise ValueError(f"top_p debe estar en el intervalo (0, 1]; se recibió {top_p!r}.")
+            raise LabcodeValueError(
+                f"top_p debe estar en el intervalo (0, 1]; se recibió {top_p!r}."
+            )
     _check_int("num_beams", num_beams, 1)
     if not _is_number(repetition_penalty):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"repetition_penalty debe ser un número > 0; se recibió {repetition_penalty!r}."
         )
     if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
-        raise ValueError(
+        raise LabcodeValueError(
             f"repetition_penalty debe ser un número finito > 0 (1.0 = sin penalización); "
             f"se recibió {repetition_penalty!r}."
         )
-    if seed is not None and not _is_int(seed):
-        raise TypeError(f"seed debe ser None o un entero; se recibió {seed!r}.")
+    if seed is not None:
+        checks.seed(seed)
 
 
 def _check_prompt(prompt: Any) -> None:
     if not isinstance(prompt, str):
-        raise TypeError(f"prompt debe ser un texto (str); se recibió {type(prompt).__name__}.")
+        raise LabcodeTypeError(
+            f"prompt debe ser un texto (str); se recibió {type(prompt).__name__}."
+        )
+    checks.text("prompt", prompt)
     if not prompt.strip():
-        raise ValueError("prompt debe ser un texto no vacío; se recibió un texto vacío.")
+        raise LabcodeValueError("prompt debe ser un texto no vacío; se recibió un texto vacío.")
+
+
+def _check_logits(logits: Any, name: str = "logits") -> None:
+    """Tensor de coma flotante ``(..., V)`` sin NaN (en CPU; en GPU no se sincroniza)."""
+    if not isinstance(logits, torch.Tensor):
+        raise LabcodeTypeError(
+            f"{name} debe ser un torch.Tensor (..., V); se recibió {type(logits).__name__}."
+        )
+    if not logits.is_floating_point():
+        raise LabcodeTypeError(f"{name} debe ser de coma flotante; se recibió {logits.dtype}.")
+    if logits.ndim < 1 or logits.shape[-1] == 0:
+        raise LabcodeValueError(
+            f"{name} debe tener forma (..., V) con V >= 1; se recibió {tuple(logits.shape)}."
+        )
+    if logits.device.type == "cpu" and logits.numel():
+        if bool(torch.isnan(logits).any()) or bool((logits == float("inf")).any()):
+            raise LabcodeValueError(f"{name} contiene NaN o +inf; revisa el modelo o la entrada.")
+        if bool((logits == float("-inf")).all(dim=-1).any()):
+            raise LabcodeValueError(
+                f"{name} tiene una fila con todos los valores en -inf: no queda ningún token "
+                "posible."
+            )
 
 
 # --- Piezas del bucle autorregresivo -----------------------------------------------------
@@ -137,6 +169,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
         Logits filtrados, misma forma. Los empates con el k-ésimo se conservan.
     """
     _check_int("k", k, 1)
+    _check_logits(logits)
     k = min(k, logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
     return logits.masked_fill(logits < kth, float("-inf"))
@@ -164,7 +197,8 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         Probabilidades ``(..., V)`` (ceros fuera del núcleo; cada fila suma 1).
     """
     if not _is_number(p) or not (0 < p <= 1):
-        raise ValueError(f"p debe ser un número en (0, 1]; se recibió {p!r}.")
+        raise LabcodeValueError(f"p debe ser un número en (0, 1]; se recibió {p!r}.")
+    _check_logits(logits)
     probs = F.softmax(logits, dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # masa de los anteriores
@@ -190,8 +224,31 @@ def apply_repetition_penalty(
     input_ids:
         ``(B, T)``: el contexto y lo ya generado.
     penalty:
-        Número > 0 (1.0 no cambia nada).
+        Número finito > 0 (1.0 no cambia nada).
+
+    Raises
+    ------
+    labcode.errors.LabcodeTypeError, labcode.errors.LabcodeValueError
+        Si ``penalty`` no es un número finito > 0 o las formas no son ``(B, V)`` y
+        ``(B, T)`` con ids en ``[0, V)``.
     """
+    if not _is_number(penalty) or not (math.isfinite(penalty) and penalty > 0):
+        raise LabcodeValueError(
+            f"penalty debe ser un número finito > 0 (1.0 = sin penalización; > 1 penaliza las "
+            f"repeticiones); se recibió {penalty!r}."
+        )
+    _check_logits(logits)
+    if logits.ndim != 2:
+        raise LabcodeValueError(
+            f"logits debe tener forma (B, V); se recibió {tuple(logits.shape)}."
+        )
+    checks.token_ids(input_ids, who="apply_repetition_penalty", vocab_size=logits.shape[-1],
+                     max_positions=10**9, limit_name="-")
+    if input_ids.shape[0] != logits.shape[0]:
+        raise LabcodeValueError(
+            f"logits {tuple(logits.shape)} e input_ids {tuple(input_ids.shape)} deben tener el "
+            "mismo tamaño de lote B."
+        )
     if penalty == 1.0:
         return logits
     score = torch.gather(logits, 1, input_ids)  # (B, T)
@@ -233,7 +290,7 @@ def autoregressive_loop(
     """
     _check_int("max_new_tokens", max_new_tokens, 1)
     if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
-        raise ValueError(
+        raise LabcodeValueError(
             "input_ids debe ser un tensor de forma (B, T); se recibió "
             f"{getattr(input_ids, 'shape', type(input_ids).__name__)}."
         )
@@ -310,12 +367,12 @@ class GPT2TextGenerator:
         elif isinstance(model_name, str) and model_name.strip():
             spec = pretrained._spec_from_override(model_name.strip(), "decoder")
         else:
-            raise TypeError(
+            raise LabcodeTypeError(
                 "model_name debe ser None, un texto (id del Hub o ruta) o un ModelSpec; "
                 f"se recibió {model_name!r}."
             )
         self.spec = spec
-        self.device = pretrained.pick_device() if device is None else torch.device(device)
+        self.device = pretrained.pick_device() if device is None else checks.device(device)
         self.tokenizer = pretrained.load_tokenizer(spec)
         self.model = pretrained.load_causal_lm(spec).to(self.device)
         cfg = self.model.config
@@ -360,7 +417,7 @@ class GPT2TextGenerator:
             ids = self.tokenizer(prompt, return_tensors="pt").input_ids
         n = ids.shape[1]
         if n + max_new_tokens > self.context_length:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"El prompt tiene {n} tokens y se piden {max_new_tokens} nuevos, pero el "
                 f"contexto del modelo admite como máximo {self.context_length} tokens en total."
             )
@@ -509,7 +566,7 @@ class GPT2TextGenerator:
         _check_params(strategy, max_new_tokens, temperature, top_k, top_p, 1,
                       repetition_penalty, seed)
         if strategy == "beam":
-            raise ValueError(
+            raise LabcodeValueError(
                 "stream admite strategy='greedy' o 'sample'; se recibió 'beam' (los haces "
                 "cambian hasta el final y no se pueden emitir token a token)."
             )
@@ -602,11 +659,13 @@ class GPT2TextGenerator:
         stride = max(1, window // 2) if stride is None else stride
         _check_int("stride", stride, 1)
         if stride > window:
-            raise ValueError(f"stride debe ser <= {window} (el contexto); se recibió {stride}.")
+            raise LabcodeValueError(
+                f"stride debe ser <= {window} (el contexto); se recibió {stride}."
+            )
         ids = self.tokenizer(text, return_tensors="pt").input_ids.to(self.device)  # (1, N)
         n = ids.shape[1]
         if n < 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"Para la perplejidad hacen falta al menos 2 tokens; el texto tiene {n}."
             )
         nll_sum, count, scored_until = 0.0, 0, 1  # el token 0 no se puntúa
@@ -653,10 +712,9 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Ejecuta la orden ``generate``; devuelve el código de salida (0 bien, 2 error)."""
+    """Ejecuta la orden ``generate``; devuelve 0. Los errores (prompt o parámetros no
+    válidos, modelo no disponible) los escribe ``python -m labcode`` en una línea."""
     import sys
-
-    from labcode.pretrained import ModelNotAvailableError
 
     kwargs = {
         "max_new_tokens": args.max_new_tokens,
@@ -668,21 +726,17 @@ def run_cli(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "chat": args.chat,
     }
-    try:
-        _check_prompt(args.prompt)
-        _check_params(args.strategy, args.max_new_tokens, args.temperature, args.top_k,
-                      args.top_p, args.num_beams, args.repetition_penalty, args.seed)
-        gen = GPT2TextGenerator()
-        print(f"[{gen.spec.name} en {gen.device.type}]", file=sys.stderr)
-        if args.stream:
-            print(args.prompt, end="", flush=True)
-            for piece in gen.stream(args.prompt, **kwargs):
-                print(piece, end="", flush=True)
-            print()
-        else:
-            text = gen.generate(args.prompt, num_beams=args.num_beams, **kwargs)
-            print(args.prompt + text)
-    except (ValueError, TypeError, ModelNotAvailableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    _check_prompt(args.prompt)
+    _check_params(args.strategy, args.max_new_tokens, args.temperature, args.top_k,
+                  args.top_p, args.num_beams, args.repetition_penalty, args.seed)
+    gen = GPT2TextGenerator()
+    print(f"[{gen.spec.name} en {gen.device.type}]", file=sys.stderr)
+    if args.stream:
+        print(args.prompt, end="", flush=True)
+        for piece in gen.stream(args.prompt, **kwargs):
+            print(piece, end="", flush=True)
+        print()
+    else:
+        text = gen.generate(args.prompt, num_beams=args.num_beams, **kwargs)
+        print(args.prompt + text)
     return 0

@@ -33,7 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode import checks
 from labcode.checks import token_ids
+from labcode.errors import (
+    CheckpointError,
+    LabcodeRuntimeError,
+    LabcodeTypeError,
+    LabcodeValueError,
+)
 
 __all__ = [
     "GPTConfig",
@@ -88,16 +95,16 @@ class GPTConfig:
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"GPTConfig: {name} debe ser un entero >= 1; se recibió {value!r}."
                 )
         if self.n_embd % self.n_head != 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"GPTConfig: n_embd ({self.n_embd}) debe ser divisible entre n_head "
                 f"({self.n_head}); se recibió un resto de {self.n_embd % self.n_head}."
             )
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"GPTConfig: dropout debe estar en [0, 1); se recibió {self.dropout}.")
+        checks.probability("GPTConfig: dropout", self.dropout)
+        checks.positive_float("GPTConfig: layer_norm_epsilon", self.layer_norm_epsilon)
 
     @property
     def block_size(self) -> int:
@@ -281,7 +288,9 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         if not isinstance(config, GPTConfig):
-            raise TypeError(f"GPT: se esperaba un GPTConfig; se recibió {type(config).__name__}.")
+            raise LabcodeTypeError(
+                f"GPT: se esperaba un GPTConfig; se recibió {type(config).__name__}."
+            )
         self.config = config
         self.transformer = nn.ModuleDict(
             dict(
@@ -329,10 +338,11 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel()
         return n
 
-    def _check_input_ids(self, input_ids, past_length: int = 0, extra: int = 0) -> None:
+    def _check_input_ids(self, input_ids, past_length: int = 0, extra: int = 0,
+                         check_values: bool | None = None) -> None:
         token_ids(input_ids, who="GPT", vocab_size=self.config.vocab_size,
                   max_positions=self.config.n_positions, limit_name="n_positions",
-                  past=past_length, extra=extra)
+                  past=past_length, extra=extra, check_values=check_values)
 
     # -- pasada hacia delante --------------------------------------------
 
@@ -417,7 +427,7 @@ class GPT(nn.Module):
         P = 0
         if past_key_values is not None:
             if len(past_key_values) != self.config.n_layer:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"GPT: la caché debe tener una pareja (k, v) por capa ({self.config.n_layer}); "
                     f"se recibieron {len(past_key_values)}."
                 )
@@ -470,24 +480,24 @@ class GPT(nn.Module):
             Si los argumentos no son válidos o la secuencia final supera el contexto.
         """
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"GPT.generate: max_new_tokens debe ser un entero; se recibió {max_new_tokens!r}."
             )
         if max_new_tokens < 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"GPT.generate: max_new_tokens debe ser >= 0; se recibió {max_new_tokens}."
             )
         if not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"GPT.generate: temperature debe ser un número > 0; se recibió {temperature!r}."
             )
         if top_k is not None and (
             isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
         ):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"GPT.generate: top_k debe ser None o un entero >= 1; se recibió {top_k!r}."
             )
-        self._check_input_ids(input_ids, extra=max_new_tokens)
+        self._check_input_ids(input_ids, extra=max_new_tokens, check_values=True)
         out = input_ids
         past: KVCache | None = None
         next_input = input_ids
@@ -549,7 +559,7 @@ class GPT(nn.Module):
         """
         hf_config = getattr(hf_model, "config", None)
         if hf_config is None or getattr(hf_config, "model_type", None) != "gpt2":
-            raise TypeError(
+            raise LabcodeTypeError(
                 "GPT.from_hf: se esperaba un transformers.GPT2LMHeadModel o GPT2Model; "
                 f"se recibió {type(hf_model).__name__}."
             )
@@ -563,13 +573,13 @@ class GPT(nn.Module):
         for name, ok in unsupported.items():
             value = getattr(hf_config, name, ok[0])
             if value not in ok:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"GPT.from_hf: la opción {name}={value!r} de la configuración de HF no está "
                     f"implementada (se admite {ok})."
                 )
         n_inner = getattr(hf_config, "n_inner", None)
         if n_inner is not None and n_inner != 4 * hf_config.n_embd:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"GPT.from_hf: n_inner={n_inner} no implementado (se admite 4 * n_embd)."
             )
         config = GPTConfig(
@@ -598,7 +608,7 @@ class GPT(nn.Module):
                 if transpose:
                     src = src.t()
                 if own[ours].shape != src.shape:
-                    raise ValueError(
+                    raise LabcodeValueError(
                         f"GPT.from_hf: forma incompatible en {ours}: {tuple(own[ours].shape)} "
                         f"frente a {tuple(src.shape)} en HF ({theirs})."
                     )
@@ -606,13 +616,13 @@ class GPT(nn.Module):
                 copied.add(ours)
         lm = hf_sd.get("lm_head.weight")
         if lm is not None and not torch.equal(lm, ref):
-            raise ValueError(
+            raise LabcodeValueError(
                 "GPT.from_hf: lm_head no está atado a wte en el modelo de HF; "
                 "este GPT sólo admite pesos atados (como GPT-2)."
             )
         missing = set(own) - copied - {"lm_head.weight"}
         if missing:  # pragma: no cover - protege contra cambios en el mapa
-            raise RuntimeError(f"GPT.from_hf: claves sin copiar: {sorted(missing)}")
+            raise LabcodeRuntimeError(f"GPT.from_hf: claves sin copiar: {sorted(missing)}")
         return model.eval()
 
     @classmethod
@@ -625,23 +635,53 @@ class GPT(nn.Module):
             Nombre en el Hub de Hugging Face (``"gpt2"``, ``"gpt2-medium"``...)
             o carpeta local con ``config.json`` y los pesos.
         **hf_kwargs
-            Argumentos para ``GPT2LMHeadModel.from_pretrained``.
+            Argumentos para ``GPT2LMHeadModel.from_pretrained``. Siempre se
+            cargan pesos safetensors sin código remoto (``use_safetensors=True``,
+            ``trust_remote_code=False``): no se pueden cambiar.
 
         Raises
         ------
-        OSError
-            Si no se pueden obtener los pesos (por ejemplo, sin conexión).
+        labcode.pretrained.ModelNotAvailableError
+            Si no se pueden obtener los pesos (sin conexión, carpeta sin
+            safetensors o sólo con pesos *pickle*).
+        labcode.errors.CheckpointError
+            Si la carpeta no es de GPT-2, está dañada o le faltan o sobran pesos.
         """
+        from pathlib import Path
+
         from transformers import GPT2LMHeadModel
 
+        from labcode import pretrained
+
+        for key, value in pretrained.SAFE_LOAD_KWARGS.items():
+            if hf_kwargs.get(key, value) != value:
+                raise LabcodeValueError(
+                    f"GPT.from_pretrained: {key}={hf_kwargs[key]!r} no está permitido; labcode "
+                    f"sólo carga con {key}={value!r}."
+                )
+        hf_kwargs.update(pretrained.SAFE_LOAD_KWARGS)
+        local = Path(str(name_or_path)).expanduser()
+        if local.is_dir():
+            spec = pretrained.ModelSpec(local.name, "local", str(local.resolve()), "decoder")
+            folder = pretrained.local_model_dir(spec)  # config, tipo de modelo y safetensors
+            if pretrained.read_config(folder).get("model_type") != "gpt2":
+                raise CheckpointError(
+                    f"GPT.from_pretrained: {folder} no es un modelo GPT-2 (model_type="
+                    f"{pretrained.read_config(folder).get('model_type')!r}); para Llama usa "
+                    "labcode.llama.Llama.from_pretrained."
+                )
         try:
-            hf_model = GPT2LMHeadModel.from_pretrained(name_or_path, **hf_kwargs)
+            with pretrained._quiet_transformers():
+                hf_model, info = GPT2LMHeadModel.from_pretrained(
+                    name_or_path, output_loading_info=True, **hf_kwargs
+                )
         except OSError as err:
-            raise OSError(
+            raise pretrained.ModelNotAvailableError(
                 f"GPT.from_pretrained: no se pudo cargar {name_or_path!r} con "
-                "transformers (¿sin conexión al Hub de Hugging Face o HF_HUB_OFFLINE=1?). "
-                f"Detalle: {err}"
-            ) from err
+                "transformers (¿sin conexión al Hub de Hugging Face o HF_HUB_OFFLINE=1?, "
+                f"¿carpeta sin pesos safetensors?). Detalle: {pretrained._short_reason(err)}"
+            ) from None
+        pretrained.check_loading_info(info, Path(str(name_or_path)), "GPT.from_pretrained")
         return cls.from_hf(hf_model)
 
 
@@ -671,12 +711,12 @@ def encoder_block_from_gpt_block(block: Block):
     from labcode.blocks import TransformerEncoderBlock
 
     if not isinstance(block, Block):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"encoder_block_from_gpt_block: se esperaba un labcode.gpt.Block; "
             f"se recibió {type(block).__name__}."
         )
     if block.attn.c_attn.bias is None:
-        raise ValueError(
+        raise LabcodeValueError(
             "encoder_block_from_gpt_block: el bloque no tiene sesgos (bias=False) y "
             "FeedForward de labcode.blocks siempre los tiene."
         )
@@ -747,7 +787,7 @@ def measure_tokens_per_second(
     from labcode.bench import time_interleaved
 
     if repeats < 1 or warmup < 0:
-        raise ValueError(
+        raise LabcodeValueError(
             f"measure_tokens_per_second: se esperaba repeats >= 1 y warmup >= 0; "
             f"se recibió repeats={repeats}, warmup={warmup}."
         )

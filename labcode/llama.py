@@ -23,7 +23,6 @@ clave: :meth:`Llama.from_hf` copia un modelo de transformers y
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -35,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labcode.checks import token_ids
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
     "KVCache",
@@ -88,28 +88,28 @@ class LlamaConfig:
         ):
             value = getattr(self, name)
             if not _is_int_at_least(value, 1):
-                raise ValueError(
+                raise LabcodeValueError(
                     f"LlamaConfig.{name} debe ser un entero >= 1; se recibió {value!r}."
                 )
         if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(
+            raise LabcodeValueError(
                 "num_attention_heads debe ser múltiplo de num_key_value_heads (cada cabeza de "
                 f"claves/valores se comparte entre un grupo de consultas); se recibió "
                 f"{self.num_attention_heads} y {self.num_key_value_heads}."
             )
         if self.head_dim is None:
             if self.hidden_size % self.num_attention_heads:
-                raise ValueError(
+                raise LabcodeValueError(
                     "hidden_size debe ser múltiplo de num_attention_heads si no se da head_dim; "
                     f"se recibió {self.hidden_size} y {self.num_attention_heads}."
                 )
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.head_dim < 2 or self.head_dim % 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"head_dim debe ser par (RoPE gira parejas); se recibió {self.head_dim}."
             )
         if not (self.rms_norm_eps > 0 and self.rope_theta > 0):
-            raise ValueError("rms_norm_eps y rope_theta deben ser positivos.")
+            raise LabcodeValueError("rms_norm_eps y rope_theta deben ser positivos.")
 
     @property
     def n_rep(self) -> int:
@@ -128,16 +128,20 @@ class LlamaConfig:
         """
         d: Mapping[str, Any] = config if isinstance(config, Mapping) else config.to_dict()
         if d.get("model_type", "llama") != "llama":
-            raise ValueError(
+            raise LabcodeValueError(
                 "Se esperaba una configuración de tipo 'llama'; se recibió "
                 f"{d.get('model_type')!r}."
             )
         if d.get("hidden_act", "silu") != "silu":
-            raise ValueError(f"Sólo se implementa SwiGLU con silu; hidden_act={d['hidden_act']!r}.")
+            raise LabcodeValueError(
+                f"Sólo se implementa SwiGLU con silu; hidden_act={d['hidden_act']!r}."
+            )
         rope = d.get("rope_parameters") or d.get("rope_scaling") or {}
         rope_type = rope.get("rope_type", rope.get("type", "default"))
         if rope_type != "default":
-            raise ValueError(f"Sólo se implementa RoPE sin escalado; rope_type={rope_type!r}.")
+            raise LabcodeValueError(
+                f"Sólo se implementa RoPE sin escalado; rope_type={rope_type!r}."
+            )
         theta = rope.get("rope_theta", d.get("rope_theta", 10000.0))
         names = {f.name for f in fields(cls)} - {"rope_theta"}
         kwargs = {k: d[k] for k in names if d.get(k) is not None}
@@ -384,7 +388,9 @@ class Llama(nn.Module):
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
         if not isinstance(config, LlamaConfig):
-            raise TypeError(f"Se esperaba un LlamaConfig; se recibió {type(config).__name__}.")
+            raise LabcodeTypeError(
+                f"Se esperaba un LlamaConfig; se recibió {type(config).__name__}."
+            )
         self.config = config
         self.model = LlamaModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
@@ -403,10 +409,12 @@ class Llama(nn.Module):
 
     # --- Comprobaciones -------------------------------------------------------------
 
-    def _check_input_ids(self, input_ids: Any, past: int = 0, extra: int = 0) -> None:
+    def _check_input_ids(self, input_ids: Any, past: int = 0, extra: int = 0,
+                         check_values: bool | None = None) -> None:
         token_ids(input_ids, who="Llama", vocab_size=self.config.vocab_size,
                   max_positions=self.config.max_position_embeddings,
-                  limit_name="max_position_embeddings", past=past, extra=extra)
+                  limit_name="max_position_embeddings", past=past, extra=extra,
+                  check_values=check_values)
 
     # --- Pasada hacia delante y generación -------------------------------------------
 
@@ -491,19 +499,19 @@ class Llama(nn.Module):
             Forma, longitud, ids, ``temperature``, ``top_k`` o ``max_new_tokens`` no válidos.
         """
         if not _is_int_at_least(max_new_tokens, 0):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"max_new_tokens debe ser un entero >= 0; se recibió {max_new_tokens!r}."
             )
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
             math.isfinite(temperature) and temperature > 0
         ):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"temperature debe ser un número finito > 0; se recibió {temperature!r}. "
                 "Para decodificación voraz usa do_sample=False."
             )
         if top_k is not None and not _is_int_at_least(top_k, 1):
-            raise ValueError(f"top_k debe ser None o un entero >= 1; se recibió {top_k!r}.")
-        self._check_input_ids(input_ids, extra=max_new_tokens)
+            raise LabcodeValueError(f"top_k debe ser None o un entero >= 1; se recibió {top_k!r}.")
+        self._check_input_ids(input_ids, extra=max_new_tokens, check_values=True)
         was_training = self.training
         self.eval()
         try:
@@ -546,7 +554,7 @@ class Llama(nn.Module):
         """
         config = getattr(hf_model, "config", None)
         if getattr(config, "model_type", None) != "llama" or not hasattr(hf_model, "lm_head"):
-            raise TypeError(
+            raise LabcodeTypeError(
                 "Se esperaba un LlamaForCausalLM de transformers; se recibió "
                 f"{type(hf_model).__name__} (model_type={getattr(config, 'model_type', None)!r})."
             )
@@ -585,8 +593,8 @@ class Llama(nn.Module):
         config_file = folder / "config.json"
         if not config_file.is_file():
             raise pretrained.ModelNotAvailableError(f"No existe {config_file}.")
-        config = LlamaConfig.from_hf(json.loads(config_file.read_text(encoding="utf-8")))
-        files = sorted(folder.glob("*.safetensors"))
+        config = LlamaConfig.from_hf(pretrained.read_config(folder))
+        files = pretrained.check_safetensors(folder)  # vacíos, truncados o corruptos
         if not files:
             raise pretrained.ModelNotAvailableError(
                 f"{folder} no tiene pesos safetensors (*.safetensors)."
@@ -598,7 +606,7 @@ class Llama(nn.Module):
         result = model.load_state_dict(state, strict=False)
         allowed = {"lm_head.weight"} if config.tie_word_embeddings else set()
         if set(result.missing_keys) - allowed or result.unexpected_keys:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"Los pesos de {folder} no encajan con Llama: faltan "
                 f"{sorted(set(result.missing_keys) - allowed)}, "
                 f"sobran {sorted(result.unexpected_keys)}."

@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.blocks import TransformerEncoderBlock
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 from labcode.notebook import progress as _progress
 from labcode.positional import SinusoidalPositionalEncoding
 from labcode.rnn import LSTMClassifier, LSTMConfig
@@ -52,18 +54,18 @@ __all__ = [
 
 def _int(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name} debe ser un entero; se recibió {value!r} (tipo {type(value).__name__})."
         )
     if value < minimum:
-        raise ValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value}.")
+        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value}.")
     return int(value)
 
 
 def count_parameters(model: nn.Module) -> int:
     """Número de parámetros entrenables de ``model``."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"se esperaba un nn.Module; se recibió {type(model).__name__}.")
+        raise LabcodeTypeError(f"se esperaba un nn.Module; se recibió {type(model).__name__}.")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -118,7 +120,7 @@ class LongRangeTask:
             object.__setattr__(self, "seq_len", dist + 1)
         seq_len = _int("seq_len", self.seq_len, 2)
         if dist >= seq_len:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"distance debe ser menor que seq_len (la clave tiene que caber en la "
                 f"secuencia); se recibió distance={dist} y seq_len={seq_len}."
             )
@@ -126,7 +128,7 @@ class LongRangeTask:
             object.__setattr__(self, "num_keys", vocab // 2)
         keys = _int("num_keys", self.num_keys, 2)
         if keys >= vocab:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"num_keys debe ser menor que vocab_size (hacen falta distractores); "
                 f"se recibió num_keys={keys} y vocab_size={vocab}."
             )
@@ -157,7 +159,9 @@ class LongRangeTask:
         """
         if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] != self.seq_len:
             shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"se esperaba un tensor (B, {self.seq_len}); se recibió {shape}.")
+            raise LabcodeValueError(
+                f"se esperaba un tensor (B, {self.seq_len}); se recibió {shape}."
+            )
         return idx[:, self.key_position].clone()
 
     def sample(
@@ -237,9 +241,11 @@ class TransformerClassifier(nn.Module):
         """Índices ``(B, T)`` → *logits* ``(B, num_classes)``."""
         if not isinstance(idx, torch.Tensor) or idx.ndim != 2:
             shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(f"idx debe ser un tensor de enteros (B, T); se recibió {shape}.")
+            raise LabcodeValueError(
+                f"idx debe ser un tensor de enteros (B, T); se recibió {shape}."
+            )
         if idx.shape[1] > self.max_len:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"la secuencia tiene {idx.shape[1]} tokens y max_len es {self.max_len}."
             )
         x = self.pos(self.embedding(idx.long()))  # (B, T, C)
@@ -291,13 +297,13 @@ def build_matched_models(
     d_model = _int("d_model", d_model)
     d_ff = 2 * d_model if d_ff is None else _int("d_ff", d_ff)
     if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or tolerance <= 0:
-        raise ValueError(f"tolerance debe ser un número > 0; se recibió {tolerance!r}.")
+        raise LabcodeValueError(f"tolerance debe ser un número > 0; se recibió {tolerance!r}.")
     if d_model % _int("num_heads", num_heads):
-        raise ValueError(
+        raise LabcodeValueError(
             f"d_model debe ser divisible entre num_heads; se recibió d_model={d_model} "
             f"y num_heads={num_heads}."
         )
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     transformer = TransformerClassifier(
         vocab_size, num_classes, d_model, num_heads, d_ff, num_layers, max_len
     )
@@ -308,13 +314,13 @@ def build_matched_models(
         return v * e + 4 * h * (e + h + 2) + h * k + k
 
     hidden = min(range(1, 8 * d_model + 1), key=lambda h: abs(lstm_count(h) - target))
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     lstm = LSTMClassifier(
         LSTMConfig(vocab_size=v, num_classes=k, embed_dim=e, hidden_size=hidden)
     )
     got = count_parameters(lstm)
     if abs(got - target) > tolerance * target:
-        raise ValueError(
+        raise LabcodeValueError(
             f"no se pudo igualar el número de parámetros dentro de un {tolerance:.0%}: "
             f"Transformer {target}, mejor LSTM {got} (hidden_size={hidden})."
         )
@@ -376,15 +382,15 @@ def train_and_eval(
         ``accuracy`` en ``[0, 1]``, ``losses`` por paso, ``seconds`` de entrenamiento.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model debe ser un nn.Module; se recibió {type(model).__name__}.")
+        raise LabcodeTypeError(f"model debe ser un nn.Module; se recibió {type(model).__name__}.")
     if not isinstance(task, LongRangeTask):
-        raise TypeError(f"task debe ser un LongRangeTask; se recibió {type(task).__name__}.")
+        raise LabcodeTypeError(f"task debe ser un LongRangeTask; se recibió {type(task).__name__}.")
     steps = _int("steps", steps)
     batch_size = _int("batch_size", batch_size)
     n_test = _int("n_test", n_test)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr debe ser un número > 0; se recibió {lr!r}.")
-    gen = torch.Generator().manual_seed(seed)
+        raise LabcodeValueError(f"lr debe ser un número > 0; se recibió {lr!r}.")
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     opt = torch.optim.AdamW(model.parameters(), lr=float(lr), weight_decay=0.0)
     losses: list[float] = []
     model.train()
@@ -437,7 +443,7 @@ def accuracy_vs_distance(
     """
     distances = [_int("cada distancia", d) for d in distances]
     if not distances:
-        raise ValueError("distances está vacío; se esperaba al menos una distancia.")
+        raise LabcodeValueError("distances está vacío; se esperaba al menos una distancia.")
     out: dict[str, list] = {k: [] for k in ("lstm_acc", "transformer_acc", "lstm_s",
                                             "transformer_s")}  # fmt: skip
     nparams = {}
@@ -509,12 +515,12 @@ def crossover_length(lengths, t_a, t_b) -> float | None:
     n = np.asarray(lengths, dtype=float)
     a, b = np.asarray(t_a, dtype=float), np.asarray(t_b, dtype=float)
     if not (n.shape == a.shape == b.shape) or n.ndim != 1 or n.size < 2:
-        raise ValueError(
+        raise LabcodeValueError(
             "lengths, t_a y t_b deben ser vectores 1D de la misma longitud (>= 2); se "
             f"recibieron formas {n.shape}, {a.shape}, {b.shape}."
         )
     if np.any(n <= 0) or np.any(a <= 0) or np.any(b <= 0):
-        raise ValueError("las longitudes y los tiempos deben ser positivos.")
+        raise LabcodeValueError("las longitudes y los tiempos deben ser positivos.")
     r = np.log(a / b)
     for i in range(len(r) - 1):
         if r[i] == 0:
@@ -560,11 +566,11 @@ def time_models_vs_length(
     from labcode.rnn import time_forward_backward
 
     if not models:
-        raise ValueError("models está vacío; se esperaba {nombre: modelo}.")
+        raise LabcodeValueError("models está vacío; se esperaba {nombre: modelo}.")
     lengths = [_int("cada longitud", t) for t in lengths]
     if not lengths:
-        raise ValueError("lengths está vacío; se esperaba al menos una longitud.")
-    gen = torch.Generator().manual_seed(seed)
+        raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     batch_size = _int("batch_size", batch_size)
     inputs = [torch.randint(0, vocab_size, (batch_size, t), generator=gen) for t in lengths]
     best = {k: np.full(len(lengths), np.inf) for k in models}

@@ -26,6 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode import checks
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 from .blocks import (
     ACTIVATIONS,
     TransformerDecoderBlock,
@@ -102,35 +106,36 @@ class TransformerConfig:
                      "d_ff", "max_len"):  # fmt: skip
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"TransformerConfig: {name} debe ser un entero >= 1; se recibió {v!r}."
                 )
         if self.num_decoder_layers is None:
             self.num_decoder_layers = self.num_layers
+        checks.positive_int("TransformerConfig: num_decoder_layers", self.num_decoder_layers)
         if self.d_model % self.num_heads != 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TransformerConfig: d_model ({self.d_model}) debe ser divisible entre "
                 f"num_heads ({self.num_heads})."
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"TransformerConfig: dropout debe estar en [0, 1); "
-                             f"se recibió {self.dropout}.")  # fmt: skip
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
+        checks.probability("TransformerConfig: dropout", self.dropout)
+        for name in ("norm_first", "tie_embeddings"):
+            checks.flag(f"TransformerConfig: {name}", getattr(self, name))
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise LabcodeValueError(
                 f"TransformerConfig: activation debe ser una de {ACTIVATIONS}; "
                 f"se recibió {self.activation!r}."
             )
         small = min(self.src_vocab_size, self.tgt_vocab_size)
         for name in ("pad_id", "bos_id", "eos_id"):
-            v = getattr(self, name)
+            v = checks.nonnegative_int(f"TransformerConfig: {name}", getattr(self, name))
             if not 0 <= v < small:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"TransformerConfig: {name}={v} está fuera del vocabulario; se esperaba "
                     f"0 <= {name} < {small} (src_vocab_size={self.src_vocab_size}, "
                     f"tgt_vocab_size={self.tgt_vocab_size})."
                 )
         if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
-            raise ValueError(
+            raise LabcodeValueError(
                 "TransformerConfig: pad_id, bos_id y eos_id deben ser distintos; se recibió "
                 f"{self.pad_id}, {self.bos_id}, {self.eos_id}."
             )
@@ -183,30 +188,30 @@ class TransformerModel(nn.Module):
     # ------------------------------------------------------------------ utilidades
     def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
         if not isinstance(ids, torch.Tensor):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"TransformerModel: {name} debe ser un torch.Tensor de enteros (B, T); "
                 f"se recibió {type(ids).__name__}."
             )
         if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"TransformerModel: {name} debe contener ids enteros (torch.long); "
                 f"se recibió dtype={ids.dtype}."
             )
         if ids.dim() != 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TransformerModel: {name} debe tener forma (B, T); se recibió la forma "
                 f"{tuple(ids.shape)} ({ids.dim()} dimensiones)."
             )
         if ids.shape[1] == 0:
-            raise ValueError(f"TransformerModel: {name} está vacío (T = 0).")
+            raise LabcodeValueError(f"TransformerModel: {name} está vacío (T = 0).")
         if ids.shape[1] > self.config.max_len:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TransformerModel: {name} tiene longitud {ids.shape[1]}, mayor que "
                 f"max_len={self.config.max_len}."
             )
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0 or hi >= vocab_size:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TransformerModel: {name} contiene ids fuera del vocabulario: se esperaba "
                 f"0 <= id < {vocab_size}; se recibió un rango [{lo}, {hi}]."
             )
@@ -268,7 +273,7 @@ class TransformerModel(nn.Module):
         """
         self._check_ids("tgt", tgt, self.config.tgt_vocab_size)
         if memory.shape[0] != tgt.shape[0]:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TransformerModel.decode: memory tiene B={memory.shape[0]} y tgt "
                 f"B={tgt.shape[0]}; deben coincidir."
             )
@@ -351,14 +356,16 @@ class TransformerModel(nn.Module):
         c = self.config
         max_len = c.max_len if max_len is None else max_len
         if isinstance(max_len, bool) or not isinstance(max_len, int) or not 2 <= max_len:
-            raise ValueError(f"generate: max_len debe ser un entero >= 2; se recibió {max_len!r}.")
+            raise LabcodeValueError(
+                f"generate: max_len debe ser un entero >= 2; se recibió {max_len!r}."
+            )
         if max_len > c.max_len:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"generate: max_len={max_len} supera la longitud máxima del modelo "
                 f"(config.max_len={c.max_len})."
             )
         if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
-            raise ValueError(f"generate: num_beams debe ser un entero >= 1; "
+            raise LabcodeValueError(f"generate: num_beams debe ser un entero >= 1; "
                              f"se recibió {num_beams!r}.")  # fmt: skip
         was_training = self.training
         self.eval()
@@ -487,6 +494,19 @@ class TrainConfig:
     log_every: int = 10
     num_threads: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every"):
+            checks.positive_int(f"TrainConfig: {name}", getattr(self, name))
+        checks.nonnegative_int("TrainConfig: warmup", self.warmup)
+        checks.positive_float("TrainConfig: lr", self.lr)
+        checks.finite_float("TrainConfig: min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        checks.finite_float("TrainConfig: weight_decay", self.weight_decay, low=0.0)
+        checks.finite_float("TrainConfig: grad_clip (0 = sin recorte)", self.grad_clip, low=0.0)
+        checks.probability("TrainConfig: label_smoothing", self.label_smoothing)
+        checks.seed(self.seed, "TrainConfig: seed")
+        if self.num_threads is not None:
+            checks.positive_int("TrainConfig: num_threads", self.num_threads)
+
 
 @dataclass
 class TrainResult:
@@ -535,6 +555,20 @@ def train_seq2seq(
     Si ``config.num_threads`` no es ``None``, fija ``torch.set_num_threads`` durante
     el entrenamiento y restaura el valor anterior al terminar.
     """
+    if not isinstance(model, TransformerModel):
+        raise LabcodeTypeError(
+            f"train_seq2seq: model debe ser un TransformerModel; se recibió {type(model).__name__}."
+        )
+    if config is not None and not isinstance(config, TrainConfig):
+        raise LabcodeTypeError(
+            "train_seq2seq: config debe ser un TrainConfig (o None); se recibió "
+            f"{type(config).__name__}. Ejemplo: TrainConfig(steps=200, batch_size=32)."
+        )
+    if not callable(getattr(task, "batch", None)):
+        raise LabcodeTypeError(
+            "train_seq2seq: task debe tener un método batch(n, rng) (por ejemplo, "
+            f"labcode.seq2seq_data.DateTask); se recibió {type(task).__name__}."
+        )
     tc = config or TrainConfig()
     old_threads = torch.get_num_threads()
     if tc.num_threads is not None:
@@ -634,7 +668,12 @@ def default_num_threads() -> int:
     """Hilos de PyTorch para entrenar: ``LABCODE_NUM_THREADS`` o ``min(2, núcleos)``."""
     env = os.environ.get("LABCODE_NUM_THREADS")
     if env:
-        return max(1, int(env))
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise LabcodeValueError(
+                f"LABCODE_NUM_THREADS debe ser un entero >= 1; se recibió {env!r}."
+            ) from None
     return max(1, min(2, os.cpu_count() or 1))
 
 
@@ -657,7 +696,7 @@ def train_dates_model(
 
     task = DateTask(seed=0)
     num_threads = default_num_threads() if num_threads is None else num_threads
-    torch.manual_seed(seed)
+    torch.manual_seed(_check_seed(seed))
     mc = dict(DATES_MODEL_CONFIG, **(model_overrides or {}))
     model = TransformerModel(
         TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), **mc)

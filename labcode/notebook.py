@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from labcode.checks import seed as _check_seed
+
 
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Publica ``value`` con el nombre ``name`` para usarlo en la prosa.
@@ -45,7 +47,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 
 def set_seed(seed: int = 0) -> None:
-    """Fija las semillas de ``random``, NumPy y (si está) PyTorch."""
+    """Fija las semillas de ``random``, NumPy y (si está) PyTorch (entero en [0, 2**32 - 1])."""
+    seed = _check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     try:

@@ -12,6 +12,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from labcode.errors import LabcodeValueError
+
 #: Mapa de colores por defecto para pesos de atención (perceptualmente uniforme).
 ATTENTION_CMAP = "viridis"
 
@@ -36,7 +38,7 @@ def use_book_style() -> None:
 def _as_2d(weights) -> np.ndarray:
     arr = np.asarray(weights, dtype=float)
     if arr.ndim != 2:
-        raise ValueError(
+        raise LabcodeValueError(
             f"se esperaba una matriz 2D (n_q, n_k); se recibió la forma {arr.shape}."
         )
     return arr
@@ -74,11 +76,11 @@ def attention_heatmap(
     w = _as_2d(weights)
     n_q, n_k = w.shape
     if x_labels is not None and len(x_labels) != n_k:
-        raise ValueError(f"x_labels tiene {len(x_labels)} etiquetas; se esperaban {n_k}.")
+        raise LabcodeValueError(f"x_labels tiene {len(x_labels)} etiquetas; se esperaban {n_k}.")
     if y_labels is None and x_labels is not None and n_q == n_k:
         y_labels = x_labels
     if y_labels is not None and len(y_labels) != n_q:
-        raise ValueError(f"y_labels tiene {len(y_labels)} etiquetas; se esperaban {n_q}.")
+        raise LabcodeValueError(f"y_labels tiene {len(y_labels)} etiquetas; se esperaban {n_q}.")
     if ax is None:
         _, ax = plt.subplots(figsize=(0.55 * n_k + 2.2, 0.5 * n_q + 1.4))
     im = ax.imshow(w, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
@@ -127,7 +129,7 @@ def heads_grid(
         weights = weights.detach().cpu().numpy()
     w = np.asarray(weights, dtype=float)
     if w.ndim != 3:
-        raise ValueError(
+        raise LabcodeValueError(
             f"se esperaba un array (num_heads, n_q, n_k); se recibió la forma {w.shape}."
         )
     h = w.shape[0]
@@ -201,7 +203,7 @@ def mask_heatmap(
         mask = mask.detach().cpu().numpy()
     m = np.asarray(mask)
     if m.ndim != 2 or m.dtype != bool:
-        raise ValueError(
+        raise LabcodeValueError(
             "mask_heatmap: se esperaba una máscara booleana 2D (n_q, n_k); se recibió "
             f"forma {m.shape} y dtype {m.dtype}."
         )
@@ -247,7 +249,7 @@ def grouped_barh(
     n = len(labels)
     for name, values in series.items():
         if len(values) != n:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"grouped_barh: la serie {name!r} tiene {len(values)} valores; "
                 f"se esperaban {n} (uno por etiqueta)."
             )
@@ -291,7 +293,7 @@ def loss_curves(
     markers = ["o", "s", "^", "D"]
     for idx, (name, values) in enumerate(curves.items()):
         if len(values) != len(steps):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"loss_curves: la curva {name!r} tiene {len(values)} valores; "
                 f"se esperaban {len(steps)}."
             )
@@ -320,7 +322,7 @@ def confusion_matrix_plot(
     """
     m = np.asarray(cm)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(labels):
-        raise ValueError(
+        raise LabcodeValueError(
             "confusion_matrix_plot: se esperaba una matriz cuadrada "
             f"({len(labels)}, {len(labels)}); se recibió forma {m.shape}."
         )
@@ -357,7 +359,7 @@ def image_patches(image, patch_size: int, title: str | None = None) -> plt.Figur
     img = np.asarray(image, dtype=float)
     p = int(patch_size)
     if img.ndim != 2 or img.shape[0] % p or img.shape[1] % p:
-        raise ValueError(
+        raise LabcodeValueError(
             "image_patches: se esperaba una imagen (H, W) con H y W divisibles por "
             f"patch_size={p}; se recibió forma {img.shape}."
         )
@@ -403,7 +405,7 @@ def position_similarity_grid(sim, title: str | None = None) -> plt.Figure:
     """
     s = np.asarray(sim, dtype=float)
     if s.ndim != 4 or s.shape[:2] != s.shape[2:]:
-        raise ValueError(
+        raise LabcodeValueError(
             "position_similarity_grid: se esperaba una forma (gh, gw, gh, gw); "
             f"se recibió {s.shape}."
         )
@@ -437,7 +439,7 @@ def attention_on_images(images, maps, labels: Sequence[str] | None = None,
     imgs = np.asarray(images, dtype=float)
     m = np.asarray(maps, dtype=float)
     if imgs.ndim != 3 or m.ndim != 3 or len(imgs) != len(m):
-        raise ValueError(
+        raise LabcodeValueError(
             "attention_on_images: se esperaban images (n, H, W) y maps (n, gh, gw) con el "
             f"mismo n; se recibió {imgs.shape} y {m.shape}."
         )

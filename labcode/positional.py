@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from labcode.checks import positive_int
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
     "sinusoidal_table",
@@ -58,28 +59,28 @@ __all__ = [
 
 def _check_base(base) -> float:
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
-        raise TypeError(f"base debe ser un número real > 1; se recibió {base!r}.")
+        raise LabcodeTypeError(f"base debe ser un número real > 1; se recibió {base!r}.")
     if not np.isfinite(base) or base <= 1:
-        raise ValueError(f"base debe ser un número real finito > 1; se recibió {base}.")
+        raise LabcodeValueError(f"base debe ser un número real finito > 1; se recibió {base}.")
     return float(base)
 
 
 def _check_sequence_shape(shape: tuple[int, ...], d_model: int, max_len: int, start: int = 0):
     """Comprueba ``(n, d_model)`` o ``(batch, n, d_model)`` y que quepa en la tabla."""
     if len(shape) not in (2, 3):
-        raise ValueError(
+        raise LabcodeValueError(
             "se esperaba una entrada 2D (n, d_model) o 3D (batch, n, d_model); "
             f"se recibió un array de {len(shape)} dimensiones con forma {tuple(shape)}."
         )
     if shape[-1] != d_model:
-        raise ValueError(
+        raise LabcodeValueError(
             f"la última dimensión de la entrada debe ser d_model={d_model}; "
             f"se recibió la forma {tuple(shape)} (última dimensión {shape[-1]})."
         )
     n = shape[-2]
     if start + n > max_len:
         where = f"desde la posición {start} " if start else ""
-        raise ValueError(
+        raise LabcodeValueError(
             f"la secuencia tiene {n} posiciones {where}y la tabla sólo llega a "
             f"max_len={max_len}; se esperaba start + n <= {max_len}, se recibió "
             f"start + n = {start + n}. Crea la codificación con un max_len mayor."
@@ -185,7 +186,7 @@ class PositionalEncodingSinusoidal:
         """Filas ``start, ..., start + n - 1`` de la tabla: forma ``(n, d_model)``."""
         n = positive_int("n", n)
         if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
-            raise ValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
+            raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
         _check_sequence_shape((n, self.d_model), self.d_model, self.max_len, int(start))
         return self.pe[start : start + n]
 
@@ -213,15 +214,17 @@ class PositionalEncodingSinusoidal:
             Si ``x`` no es numérico.
         """
         if hasattr(x, "detach"):
-            raise TypeError(
+            raise LabcodeTypeError(
                 "PositionalEncodingSinusoidal trabaja con arrays de NumPy; se recibió un "
                 "tensor de PyTorch. Usa SinusoidalPositionalEncoding (nn.Module) en su lugar."
             )
         arr = np.asarray(x)
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-            raise TypeError(f"se esperaba un array numérico real; se recibió dtype {arr.dtype}.")
+            raise LabcodeTypeError(
+                f"se esperaba un array numérico real; se recibió dtype {arr.dtype}."
+            )
         if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
-            raise ValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
+            raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
         n = _check_sequence_shape(arr.shape, self.d_model, self.max_len, int(start))
         return arr + self.pe[start : start + n]  # (…, n, d_model)
 
@@ -270,13 +273,13 @@ def relative_shift_matrix(d_model: int, k: int | float, base: float = 10000.0) -
     """
     d_model = positive_int("d_model", d_model)
     if d_model % 2:
-        raise ValueError(
+        raise LabcodeValueError(
             "relative_shift_matrix necesita d_model par (cada seno con su coseno); "
             f"se recibió d_model={d_model}. Con d_model impar la última columna "
             "sin(pos·w) no puede escribirse como función lineal de PE(pos)."
         )
     if isinstance(k, bool) or not isinstance(k, numbers.Real) or not np.isfinite(k):
-        raise TypeError(f"k debe ser un número real finito; se recibió {k!r}.")
+        raise LabcodeTypeError(f"k debe ser un número real finito; se recibió {k!r}.")
     w = frequencies(d_model, base)
     c, s = np.cos(w * k), np.sin(w * k)
     m = np.zeros((d_model, d_model), dtype=np.float64)
@@ -310,7 +313,7 @@ def dot_product_by_offset(d_model: int, offsets, base: float = 10000.0) -> np.nd
     """
     d_model = positive_int("d_model", d_model)
     if d_model % 2:
-        raise ValueError(
+        raise LabcodeValueError(
             f"dot_product_by_offset necesita d_model par; se recibió d_model={d_model}."
         )
     k = np.asarray(offsets, dtype=np.float64)
@@ -325,17 +328,17 @@ def dot_product_by_offset(d_model: int, offsets, base: float = 10000.0) -> np.nd
 
 def _check_tensor(x, d_model: int, max_len: int, start: int) -> int:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"se esperaba un torch.Tensor (batch, T, d_model) o (T, d_model); "
             f"se recibió {type(x).__name__}."
         )
     if not x.is_floating_point():
-        raise TypeError(
+        raise LabcodeTypeError(
             f"se esperaba un tensor de coma flotante (embeddings); se recibió dtype {x.dtype}. "
             "¿Pasaste los índices de los tokens en lugar de sus embeddings?"
         )
     if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
-        raise ValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
+        raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
     return _check_sequence_shape(tuple(x.shape), d_model, max_len, int(start))
 
 
@@ -371,7 +374,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         self.d_model = positive_int("d_model", d_model)
         self.max_len = positive_int("max_len", max_len)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
+            raise LabcodeValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
         table = sinusoidal_table(self.max_len, self.d_model, base)
         self.register_buffer("pe", torch.from_numpy(table).float(), persistent=False)
         self.dropout = nn.Dropout(dropout)
@@ -413,7 +416,7 @@ class LearnedPositionalEmbedding(nn.Module):
         self.max_len = positive_int("max_len", max_len)
         self.d_model = positive_int("d_model", d_model)
         if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
+            raise LabcodeValueError(f"dropout debe estar en [0, 1); se recibió {dropout}.")
         self.wpe = nn.Embedding(self.max_len, self.d_model)
         nn.init.normal_(self.wpe.weight, mean=0.0, std=init_std)
         self.dropout = nn.Dropout(dropout)

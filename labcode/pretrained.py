@@ -55,11 +55,22 @@ import torch
 
 from labcode.config import DataNotFoundError, cache_dir, get_profile
 from labcode.datasets_registry import fetch
+from labcode.errors import (
+    CheckpointError,
+    DataFormatError,
+    LabcodeError,
+    LabcodeRuntimeError,
+    LabcodeTypeError,
+    LabcodeValueError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
 
 __all__ = [
+    "ENCODER_MODEL_TYPES",
+    "LABCODE_META",
+    "LABCODE_META_VERSION",
     "ModelNotAvailableError",
     "ModelSpec",
     "SST2_LABELS",
@@ -68,6 +79,10 @@ __all__ = [
     "amp_dtype",
     "autocast_context",
     "cache_dir",
+    "check_loading_info",
+    "check_model_type",
+    "check_safetensors",
+    "check_tokenizer_files",
     "describe_run",
     "load_bert_for_classification",
     "load_causal_lm",
@@ -76,10 +91,13 @@ __all__ = [
     "local_model_dir",
     "package_dir",
     "pick_device",
+    "read_config",
+    "read_labcode_meta",
     "resolve_bert_model",
     "resolve_gpt_model",
     "smollm2_spec",
     "sst2_default_size",
+    "write_labcode_meta",
 ]
 
 # --- Modelos por perfil -------------------------------------------------------
@@ -115,7 +133,7 @@ SST2_LABELS = ("negative", "positive")
 SST2_SPLITS = ("train", "validation")
 
 
-class ModelNotAvailableError(OSError):
+class ModelNotAvailableError(LabcodeError, OSError):
     """El modelo pedido no se puede cargar (sin red, no está en caché, falta el
     paquete o los pesos no están en formato safetensors). El mensaje explica
     cómo arreglarlo."""
@@ -312,7 +330,7 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
     result = model.load_state_dict(parsed["tensors"], strict=False)
     allowed_missing = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(result.missing_keys) - allowed_missing or result.unexpected_keys:
-        raise RuntimeError(
+        raise LabcodeRuntimeError(
             f"La conversión de {gguf.name} no encajó con {type(model).__name__}: faltan "
             f"{sorted(set(result.missing_keys) - allowed_missing)}, sobran "
             f"{sorted(result.unexpected_keys)}."
@@ -320,7 +338,7 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if not (out / "model.safetensors").is_file():
-        raise RuntimeError(f"save_pretrained no escribió model.safetensors en {out}.")
+        raise LabcodeRuntimeError(f"save_pretrained no escribió model.safetensors en {out}.")
 
 
 def _gguf_cache_folder(gguf: Path) -> Path:
@@ -405,7 +423,174 @@ def _check_local_folder(folder: Path, spec: ModelSpec, need_weights: bool = True
             f"La carpeta {folder} no tiene pesos safetensors (*.safetensors). "
             + _fix_hint(spec.kind)
         )
+    check_model_type(folder, spec.kind, _ENV_VAR[spec.kind])
+    if need_weights:
+        check_safetensors(folder)
     return folder
+
+
+# --- Comprobaciones estrictas de una carpeta de modelo ----------------------------------
+
+#: ``model_type`` de los codificadores (familia BERT) que admite ``kind="encoder"``.
+ENCODER_MODEL_TYPES = frozenset({
+    "albert", "bert", "camembert", "deberta", "deberta-v2", "distilbert", "electra",
+    "ernie", "megatron-bert", "modernbert", "mpnet", "roberta", "xlm-roberta", "xlm-roberta-xl",
+})
+#: Ficheros de los que sale un tokenizador (basta uno de estos grupos).
+TOKENIZER_FILE_SETS = (
+    ("tokenizer.json",), ("vocab.txt",), ("vocab.json", "merges.txt"), ("tokenizer.model",),
+    ("spiece.model",), ("sentencepiece.bpe.model",),
+)
+#: Fichero de metadatos que labcode escribe al guardar un modelo, con su versión de formato.
+LABCODE_META = "labcode_meta.json"
+#: Versión del formato de las carpetas que guarda labcode (se comprueba al cargar).
+LABCODE_META_VERSION = 1
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """``config.json`` de ``folder`` como diccionario.
+
+    Un JSON roto es un :class:`~labcode.errors.CheckpointError`."""
+    file = Path(folder) / "config.json"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelNotAvailableError(f"La carpeta {folder} no tiene config.json.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(
+            f"{file} no es un JSON válido ({_short_reason(exc)}); la carpeta está dañada."
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(
+            f"{file} debe contener un objeto JSON; contiene {type(data).__name__}."
+        )
+    return data
+
+
+def check_model_type(folder: Path, kind: str, what: str = "el modelo") -> str:
+    """Comprueba que ``config.json`` sea del tipo de modelo que se espera.
+
+    ``kind="encoder"``: un codificador de la familia BERT
+    (:data:`~labcode.pretrained.ENCODER_MODEL_TYPES`);
+    ``kind="decoder"``: un modelo de lenguaje causal de transformers que no sea
+    un codificador (gpt2, llama...). Devuelve el ``model_type``.
+    """
+    model_type = read_config(folder).get("model_type")
+    if kind == "encoder":
+        ok = model_type in ENCODER_MODEL_TYPES
+        expected = "un codificador de la familia BERT (bert, roberta, distilbert...)"
+    else:
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        causal = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        ok = model_type not in ENCODER_MODEL_TYPES and model_type in causal
+        expected = "un decodificador generativo (gpt2, llama...)"
+    if not ok:
+        raise CheckpointError(
+            f"{what}: la carpeta {folder} tiene model_type={model_type!r}, pero aquí se necesita "
+            f"{expected}. ¿Apunta {_ENV_VAR.get(kind, 'la ruta')} a la carpeta equivocada?"
+        )
+    return str(model_type)
+
+
+def check_safetensors(folder: Path) -> list[Path]:
+    """Abre la cabecera de cada ``*.safetensors`` de ``folder`` (vacío, truncado o
+    corrupto: :class:`~labcode.errors.CheckpointError`). Devuelve los ficheros."""
+    from safetensors import safe_open
+
+    files = sorted(Path(folder).glob("*.safetensors"))
+    for file in files:
+        if file.stat().st_size == 0:
+            raise CheckpointError(f"El fichero de pesos {file} está vacío (0 bytes).")
+        try:
+            with safe_open(str(file), framework="pt") as fh:
+                list(fh.keys())
+        except Exception as exc:  # noqa: BLE001 - SafetensorError no se puede importar bien
+            raise CheckpointError(
+                f"El fichero de pesos {file} está dañado o truncado ({_short_reason(exc)}); "
+                "vuelve a guardarlo o a descargarlo."
+            ) from None
+    return files
+
+
+def check_tokenizer_files(folder: Path, what: str = "el modelo") -> None:
+    """Exige los ficheros del tokenizador en ``folder`` (sin ellos, transformers
+    inventaría uno de pocas palabras y todo sería ``[UNK]``)."""
+    folder = Path(folder)
+    if any(all((folder / f).is_file() for f in group) for group in TOKENIZER_FILE_SETS):
+        return
+    names = " o ".join("+".join(g) for g in TOKENIZER_FILE_SETS)
+    raise CheckpointError(
+        f"{what}: la carpeta {folder} no tiene los ficheros del tokenizador (se esperaba {names}). "
+        "Si la guardaste con labcode, el guardado se interrumpió: vuelve a guardarla."
+    )
+
+
+def check_loading_info(info: dict, folder: Path, what: str, allowed_missing: tuple = (),
+                       allowed_unexpected: tuple = ()) -> None:
+    """Convierte el informe de carga de transformers (pesos que faltan, que sobran o
+    con otra forma) en un :class:`~labcode.errors.CheckpointError` que los nombra.
+
+    ``allowed_missing``/``allowed_unexpected`` son prefijos tolerados (por ejemplo,
+    la cabeza de clasificación nueva de un codificador base)."""
+    missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(allowed_missing))
+    unexpected = sorted(
+        k for k in info.get("unexpected_keys", ()) if not k.startswith(allowed_unexpected)
+    )
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k)
+                        for k in info.get("mismatched_keys", ()))
+    problems = []
+    for label, keys in (("faltan", missing), ("sobran", unexpected),
+                        ("tienen otra forma", mismatched)):
+        if keys:
+            shown = ", ".join(keys[:8]) + (f" y {len(keys) - 8} más" if len(keys) > 8 else "")
+            problems.append(f"{label} {len(keys)} pesos ({shown})")
+    if problems:
+        raise CheckpointError(
+            f"{what}: los pesos de {folder} no encajan con el modelo: {'; '.join(problems)}. "
+            "Se inicializarían al azar en silencio; usa una carpeta completa."
+        )
+
+
+def write_labcode_meta(folder: Path, kind: str, **extra: Any) -> Path:
+    """Escribe ``labcode_meta.json`` (formato y versión) en ``folder``."""
+    from labcode import __version__
+
+    meta = {"format": "labcode", "format_version": LABCODE_META_VERSION, "kind": kind,
+            "labcode_version": __version__, **extra}
+    file = Path(folder) / LABCODE_META
+    file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return file
+
+
+def read_labcode_meta(folder: Path, kind: str | None = None) -> dict[str, Any] | None:
+    """Lee y valida ``labcode_meta.json`` (``None`` si la carpeta no lo tiene).
+
+    Raises
+    ------
+    labcode.errors.CheckpointError
+        JSON roto, otra versión de formato u otro tipo de objeto guardado.
+    """
+    file = Path(folder) / LABCODE_META
+    if not file.is_file():
+        return None
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{file} no es un JSON válido ({_short_reason(exc)}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != "labcode":
+        raise CheckpointError(f"{file} no es un fichero de metadatos de labcode.")
+    version = meta.get("format_version")
+    if version != LABCODE_META_VERSION:
+        raise CheckpointError(
+            f"{folder} se guardó con el formato {version!r} de labcode y esta versión lee el "
+            f"formato {LABCODE_META_VERSION}; vuelve a guardarlo con esta versión."
+        )
+    if kind is not None and meta.get("kind") != kind:
+        raise CheckpointError(
+            f"{folder} guarda un {meta.get('kind')!r}, no un {kind!r}."
+        )
+    return meta
 
 
 def local_model_dir(spec: ModelSpec, need_weights: bool = True) -> Path:
@@ -429,7 +614,7 @@ def local_model_dir(spec: ModelSpec, need_weights: bool = True) -> Path:
         mensaje dice cómo arreglarlo.
     """
     if not isinstance(spec, ModelSpec):
-        raise TypeError(f"Se esperaba un ModelSpec; se recibió {type(spec).__name__}.")
+        raise LabcodeTypeError(f"Se esperaba un ModelSpec; se recibió {type(spec).__name__}.")
     if spec.is_gguf:
         return _ensure_gguf_converted(Path(spec.path_or_id))
     if spec.source in ("package", "local"):
@@ -449,7 +634,7 @@ def local_model_dir(spec: ModelSpec, need_weights: bool = True) -> Path:
 
 def _check_kind(spec: ModelSpec, kind: str, what: str) -> None:
     if spec.kind != kind:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{what} necesita un modelo de tipo {kind!r}; se recibió {spec.name!r} de tipo "
             f"{spec.kind!r}."
         )
@@ -469,6 +654,7 @@ def load_tokenizer(spec: ModelSpec):
     import transformers
 
     folder = local_model_dir(spec, need_weights=False)
+    check_tokenizer_files(folder, spec.name)
     with _quiet_transformers():
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     if getattr(tokenizer, "pad_token", None) is None and getattr(tokenizer, "eos_token", None):
@@ -476,7 +662,9 @@ def load_tokenizer(spec: ModelSpec):
     return tokenizer
 
 
-def load_bert_for_classification(spec: ModelSpec | None = None, num_labels: int = 2):
+def load_bert_for_classification(
+    spec: ModelSpec | None = None, num_labels: int = 2, expect_head: bool | None = None
+):
     """Codificador con una cabeza de clasificación nueva (sin entrenar).
 
     Parameters
@@ -485,6 +673,11 @@ def load_bert_for_classification(spec: ModelSpec | None = None, num_labels: int 
         Modelo; por defecto :func:`resolve_bert_model`.
     num_labels:
         Número de clases de la cabeza (2 para SST-2).
+    expect_head:
+        Si la carpeta debe traer ya la cabeza de clasificación (un modelo guardado
+        con labcode). ``None``: sí cuando la carpeta tiene ``labcode_meta.json``.
+        Sin cabeza sólo se toleran como nuevos los pesos ``classifier.*``; el
+        resto de pesos que falten o sobren es un :class:`~labcode.errors.CheckpointError`.
 
     Returns
     -------
@@ -503,15 +696,22 @@ def load_bert_for_classification(spec: ModelSpec | None = None, num_labels: int 
     spec = resolve_bert_model() if spec is None else spec
     _check_kind(spec, "encoder", "load_bert_for_classification")
     if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-        raise ValueError(f"num_labels debe ser un entero >= 1; se recibió {num_labels!r}.")
+        raise LabcodeValueError(f"num_labels debe ser un entero >= 1; se recibió {num_labels!r}.")
     folder = local_model_dir(spec)
+    if expect_head is None:
+        expect_head = read_labcode_meta(folder) is not None
     with _quiet_transformers():
         # float32 siempre: transformers 5 conserva por defecto el tipo del fichero
         # (dtype="auto"), y AdamW sobre pesos float16 da NaN desde el primer paso.
         # La precisión mixta en GPU la pone autocast_context.
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=num_labels, dtype=torch.float32, **SAFE_LOAD_KWARGS
+        model, info = transformers.AutoModelForSequenceClassification.from_pretrained(
+            folder, num_labels=num_labels, dtype=torch.float32, output_loading_info=True,
+            **SAFE_LOAD_KWARGS
         )
+    head = () if expect_head else ("classifier.", "pre_classifier.")
+    pretraining_heads = () if expect_head else ("cls.", "lm_head.")
+    check_loading_info(info, folder, f"load_bert_for_classification ({spec.name})",
+                       allowed_missing=head, allowed_unexpected=pretraining_heads)
     return model.eval()
 
 
@@ -543,9 +743,10 @@ def load_causal_lm(spec: ModelSpec | None = None, dtype: torch.dtype = torch.flo
     _check_kind(spec, "decoder", "load_causal_lm")
     folder = local_model_dir(spec)
     with _quiet_transformers():
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            folder, dtype=dtype, **SAFE_LOAD_KWARGS
+        model, info = transformers.AutoModelForCausalLM.from_pretrained(
+            folder, dtype=dtype, output_loading_info=True, **SAFE_LOAD_KWARGS
         )
+    check_loading_info(info, folder, f"load_causal_lm ({spec.name})")
     return model.eval()
 
 
@@ -629,7 +830,7 @@ def sst2_default_size(split: str) -> int | None:
 
 def _check_split(split: str) -> None:
     if split not in SST2_SPLITS:
-        raise ValueError(
+        raise LabcodeValueError(
             f"split debe ser uno de {SST2_SPLITS} (la partición 'test' de SST-2 no tiene "
             f"etiquetas); se recibió {split!r}."
         )
@@ -653,7 +854,13 @@ def _load_sst2_split(split: str) -> datasets.Dataset:
 
     # LABCODE_DATA, la caché o una descarga comprobada (réplica o Hub): un único sitio.
     file = fetch(f"sst2/{split}.jsonl")
-    ds = datasets.load_dataset("json", data_files={split: str(file)}, split=split)
+    try:
+        ds = datasets.load_dataset("json", data_files={split: str(file)}, split=split)
+    except Exception as exc:  # noqa: BLE001 - DatasetGenerationError, ArrowInvalid...
+        raise DataFormatError(
+            f"No se pudo leer {file} como JSON Lines (una frase por línea con las claves "
+            f"sentence y label): {_short_reason(exc)}."
+        ) from None
     missing = {"sentence", "label"} - set(ds.column_names)
     if missing:
         raise DataNotFoundError(
@@ -699,7 +906,7 @@ def load_sst2(split: str, limit: int | None = None) -> datasets.Dataset:
     """
     _check_split(split)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit debe ser None o un entero >= 1; se recibió {limit!r}.")
+        raise LabcodeValueError(f"limit debe ser None o un entero >= 1; se recibió {limit!r}.")
     size = sst2_default_size(split) if limit is None else limit
     with _quiet_datasets():
         ds = _load_sst2_split(split)

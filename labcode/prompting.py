@@ -39,6 +39,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "PromptTemplate",
     "CONTENT_FREE",
@@ -80,12 +83,12 @@ class PromptTemplate:
     def __post_init__(self) -> None:
         for name in ("instruction", "example", "query"):
             if not isinstance(getattr(self, name), str):
-                raise TypeError(f"PromptTemplate.{name} debe ser una cadena.")
+                raise LabcodeTypeError(f"PromptTemplate.{name} debe ser una cadena.")
         for field_, keys in (("example", ("{sentence}", "{label}")), ("query", ("{sentence}",))):
             text = getattr(self, field_)
             missing = [k for k in keys if k not in text]
             if missing:
-                raise ValueError(
+                raise LabcodeValueError(
                     f"PromptTemplate.{field_} debe contener {', '.join(missing)}; se recibió "
                     f"{text!r}."
                 )
@@ -96,7 +99,7 @@ class PromptTemplate:
             or not all(isinstance(w, str) and w for w in words)
             or words[0] == words[1]
         ):
-            raise ValueError(
+            raise LabcodeValueError(
                 "label_words debe ser una tupla de dos cadenas no vacías y distintas "
                 f"(negativa, positiva); se recibió {words!r}."
             )
@@ -108,26 +111,28 @@ class PromptTemplate:
 
 def _check_sentences(sentences: Any, what: str = "sentences") -> list[str]:
     if isinstance(sentences, str):
-        raise TypeError(f"{what} debe ser una lista de cadenas, no una sola cadena.")
+        raise LabcodeTypeError(f"{what} debe ser una lista de cadenas, no una sola cadena.")
     try:
         items = list(sentences)
     except TypeError:
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{what} debe ser una lista de cadenas; se recibió {type(sentences).__name__}."
         ) from None
     for i, s in enumerate(items):
         if not isinstance(s, str):
-            raise TypeError(f"{what}[{i}] debe ser una cadena; se recibió {type(s).__name__}.")
+            raise LabcodeTypeError(
+                f"{what}[{i}] debe ser una cadena; se recibió {type(s).__name__}."
+            )
     return items
 
 
 def _check_labels(labels: Any, n: int) -> np.ndarray:
     items = list(labels.tolist() if hasattr(labels, "tolist") else labels)
     if len(items) != n:
-        raise ValueError(f"Hay {n} frases pero {len(items)} etiquetas: deben coincidir.")
+        raise LabcodeValueError(f"Hay {n} frases pero {len(items)} etiquetas: deben coincidir.")
     for i, y in enumerate(items):
         if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or y not in (0, 1):
-            raise ValueError(f"labels[{i}] debe ser 0 o 1; se recibió {y!r}.")
+            raise LabcodeValueError(f"labels[{i}] debe ser 0 o 1; se recibió {y!r}.")
     return np.asarray(items, dtype=np.int64)
 
 
@@ -163,17 +168,19 @@ def select_examples(
     sentences = _check_sentences(sentences)
     y = _check_labels(labels, len(sentences))
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"k debe ser un entero >= 0; se recibió {k!r}.")
+        raise LabcodeValueError(f"k debe ser un entero >= 0; se recibió {k!r}.")
     n_pos, n_neg = k - k // 2, k // 2
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_check_seed(seed))
     order = rng.permutation(len(sentences))
     if min_words > max_words:
-        raise ValueError(f"min_words ({min_words}) no puede ser mayor que max_words ({max_words}).")
+        raise LabcodeValueError(
+            f"min_words ({min_words}) no puede ser mayor que max_words ({max_words})."
+        )
     short = [i for i in order if min_words <= len(sentences[i].split()) <= max_words]
     neg = [i for i in short if y[i] == 0][:n_neg]
     pos = [i for i in short if y[i] == 1][:n_pos]
     if len(neg) < n_neg or len(pos) < n_pos:
-        raise ValueError(
+        raise LabcodeValueError(
             f"No hay bastantes frases de {min_words} a {max_words} palabras para {k} ejemplos "
             f"({len(neg)} negativas y {len(pos)} positivas disponibles)."
         )
@@ -194,11 +201,13 @@ def build_prefix(
     parts = [template.instruction]
     for i, ex in enumerate(examples):
         if not (isinstance(ex, tuple) and len(ex) == 2 and isinstance(ex[0], str)):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"examples[{i}] debe ser una tupla (frase, etiqueta); se recibió {ex!r}."
             )
         if ex[1] not in (0, 1) or isinstance(ex[1], bool):
-            raise ValueError(f"examples[{i}]: la etiqueta debe ser 0 o 1; se recibió {ex[1]!r}.")
+            raise LabcodeValueError(
+                f"examples[{i}]: la etiqueta debe ser 0 o 1; se recibió {ex[1]!r}."
+            )
         parts.append(template.example.format(sentence=ex[0], label=template.label_words[ex[1]]))
     return "".join(parts)
 
@@ -206,7 +215,9 @@ def build_prefix(
 def build_query(sentence: str, template: PromptTemplate | None = None) -> str:
     """La parte de la consulta: la frase a clasificar, hasta justo antes de la etiqueta."""
     if not isinstance(sentence, str):
-        raise TypeError(f"sentence debe ser una cadena; se recibió {type(sentence).__name__}.")
+        raise LabcodeTypeError(
+            f"sentence debe ser una cadena; se recibió {type(sentence).__name__}."
+        )
     template = PromptTemplate() if template is None else template
     return template.query.format(sentence=sentence)
 
@@ -225,14 +236,16 @@ def label_token_ids(tokenizer: Any, label_words: Sequence[str]) -> list[int]:
         toks = tokenizer.encode(w, add_special_tokens=False)
         if len(toks) != 1:
             pieces = [tokenizer.decode([t]) for t in toks]
-            raise ValueError(
+            raise LabcodeValueError(
                 f"La palabra de etiqueta {w!r} no es un único token: el tokenizador la parte en "
                 f"{len(toks)} ({pieces!r}). Elige palabras de un solo token (prueba con o sin "
                 "espacio inicial)."
             )
         ids.append(int(toks[0]))
     if len(set(ids)) != len(ids):
-        raise ValueError(f"Las palabras de etiqueta {list(label_words)!r} dan el mismo token.")
+        raise LabcodeValueError(
+            f"Las palabras de etiqueta {list(label_words)!r} dan el mismo token."
+        )
     return ids
 
 
@@ -308,11 +321,11 @@ def score_label_words(
     template = PromptTemplate() if template is None else template
     sentences = _check_sentences(sentences)
     if not sentences:
-        raise ValueError("sentences está vacía: no hay nada que puntuar.")
+        raise LabcodeValueError("sentences está vacía: no hay nada que puntuar.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size debe ser un entero >= 1; se recibió {batch_size!r}.")
+        raise LabcodeValueError(f"batch_size debe ser un entero >= 1; se recibió {batch_size!r}.")
     if not isinstance(prefix, str):
-        raise TypeError(f"prefix debe ser una cadena; se recibió {type(prefix).__name__}.")
+        raise LabcodeTypeError(f"prefix debe ser una cadena; se recibió {type(prefix).__name__}.")
     label_ids = torch.tensor(label_token_ids(tokenizer, template.label_words))  # (2,)
     model.eval()
     p_ids = torch.tensor([_prefix_ids(tokenizer, prefix)], dtype=torch.long)  # (1, P)
@@ -329,7 +342,7 @@ def score_label_words(
         tokenizer.encode(build_query(s, template), add_special_tokens=False) for s in sentences
     ]
     if any(len(q) == 0 for q in queries):
-        raise ValueError("Alguna consulta quedó vacía al tokenizar: revisa template.query.")
+        raise LabcodeValueError("Alguna consulta quedó vacía al tokenizar: revisa template.query.")
     order = np.argsort([len(q) for q in queries], kind="stable")
     out = np.empty((len(sentences), 2), dtype=np.float64)
     starts = range(0, len(order), batch_size)
@@ -413,7 +426,7 @@ def calibrate_scores(
     s = np.asarray(scores, dtype=np.float64)
     c = np.asarray(content_free_scores, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] != 2 or c.ndim != 2 or c.shape[1] != 2 or len(c) == 0:
-        raise ValueError(
+        raise LabcodeValueError(
             "calibrate_scores espera scores (n, 2) y content_free_scores (m, 2) con m >= 1; "
             f"se recibió {s.shape} y {c.shape}."
         )

@@ -16,6 +16,7 @@ El tamaño del entrenamiento depende del perfil (:func:`labcode.config.get_profi
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,8 +25,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from labcode import checks
+from labcode.checks import seed as _check_seed
 from labcode.config import DataNotFoundError, get_profile
 from labcode.datasets_registry import GUTENBERG_URL, fetch
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 from labcode.gpt import GPT, GPTConfig
 
 __all__ = [
@@ -71,12 +75,14 @@ def strip_gutenberg(text: str) -> str:
         Si no aparecen las marcas de inicio y fin.
     """
     if not isinstance(text, str):
-        raise TypeError(f"strip_gutenberg: se esperaba str; se recibió {type(text).__name__}.")
+        raise LabcodeTypeError(
+            f"strip_gutenberg: se esperaba str; se recibió {type(text).__name__}."
+        )
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     start = text.find(_START)
     end = text.find(_END)
     if start < 0 or end < 0 or end < start:
-        raise ValueError(
+        raise LabcodeValueError(
             "strip_gutenberg: no se encontraron las marcas '*** START OF' y '*** END OF' "
             "de Project Gutenberg en el texto."
         )
@@ -117,7 +123,7 @@ class CharTokenizer:
 
     def __init__(self, text: str):
         if not isinstance(text, str) or not text:
-            raise ValueError("CharTokenizer: se esperaba un texto no vacío.")
+            raise LabcodeValueError("CharTokenizer: se esperaba un texto no vacío.")
         self.chars: list[str] = sorted(set(text))
         self.stoi = {c: i for i, c in enumerate(self.chars)}
 
@@ -133,9 +139,14 @@ class CharTokenizer:
         ValueError
             Si el texto tiene caracteres que no están en el vocabulario.
         """
+        if not isinstance(text, str):
+            raise LabcodeTypeError(
+                "CharTokenizer.encode: se esperaba un texto (str); se recibió "
+                f"{type(text).__name__}."
+            )
         unknown = sorted(set(text) - self.stoi.keys())
         if unknown:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"CharTokenizer: caracteres fuera del vocabulario: {unknown[:10]!r}."
             )
         return torch.tensor([self.stoi[c] for c in text], dtype=torch.long)
@@ -143,13 +154,36 @@ class CharTokenizer:
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """Identificadores -> texto."""
         if isinstance(ids, torch.Tensor):
+            if ids.is_floating_point() or ids.dtype == torch.bool or ids.dim() > 1:
+                raise LabcodeTypeError(
+                    "CharTokenizer.decode: se esperaba un tensor 1D de enteros; se recibió "
+                    f"dtype={ids.dtype}, forma {tuple(ids.shape)}."
+                )
             ids = ids.tolist()
+        if isinstance(ids, (str, bytes)):
+            raise LabcodeTypeError(
+                "CharTokenizer.decode: se esperaba una lista de enteros, no un texto."
+            )
         try:
-            return "".join(self.chars[i] for i in ids)
-        except IndexError:
-            raise ValueError(
-                f"CharTokenizer: hay ids fuera de [0, {self.vocab_size - 1}]."
+            ids = list(ids)
+        except TypeError:
+            raise LabcodeTypeError(
+                f"CharTokenizer.decode: se esperaba una lista de enteros; se recibió "
+                f"{type(ids).__name__}."
             ) from None
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+        if bad:
+            raise LabcodeTypeError(
+                f"CharTokenizer.decode: los ids deben ser enteros; se recibió {bad[0]!r}."
+            )
+        out = [i for i in ids if not 0 <= i < self.vocab_size]
+        if out:
+            raise LabcodeValueError(
+                f"CharTokenizer: hay ids fuera de [0, {self.vocab_size - 1}] "
+                f"(por ejemplo {out[0]}); "
+                "los índices negativos no cuentan desde el final."
+            )
+        return "".join(self.chars[i] for i in ids)
 
 
 def train_val_split(
@@ -160,11 +194,11 @@ def train_val_split(
     La validación es el **final** del libro (texto que el modelo no ve).
     """
     if not 0.0 < val_fraction < 1.0:
-        raise ValueError(
+        raise LabcodeValueError(
             f"train_val_split: val_fraction debe estar en (0, 1); se recibió {val_fraction}."
         )
     if ids.dim() != 1:
-        raise ValueError(
+        raise LabcodeValueError(
             f"train_val_split: se esperaba un tensor 1D; se recibió la forma {tuple(ids.shape)}."
         )
     n = int(round(len(ids) * (1.0 - val_fraction)))
@@ -186,7 +220,7 @@ def get_batch(
         ``(batch_size, block_size)`` cada uno; ``y[:, t] = x[:, t + 1]``.
     """
     if len(data) <= block_size:
-        raise ValueError(
+        raise LabcodeValueError(
             f"get_batch: los datos ({len(data)} tokens) deben ser más largos que "
             f"block_size ({block_size})."
         )
@@ -226,6 +260,24 @@ class CharGPTTrainConfig:
     seed: int = 0
     device: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_steps",
+                     "eval_interval", "eval_iters"):
+            checks.positive_int(f"CharGPTTrainConfig: {name}", getattr(self, name))
+        checks.nonnegative_int("CharGPTTrainConfig: warmup_steps", self.warmup_steps)
+        checks.probability("CharGPTTrainConfig: dropout", self.dropout)
+        checks.positive_float("CharGPTTrainConfig: learning_rate", self.learning_rate)
+        checks.finite_float("CharGPTTrainConfig: min_lr_ratio", self.min_lr_ratio,
+                            low=0.0, high=1.0)
+        checks.finite_float("CharGPTTrainConfig: weight_decay", self.weight_decay, low=0.0)
+        checks.finite_float("CharGPTTrainConfig: grad_clip (0 = sin recorte)", self.grad_clip,
+                            low=0.0)
+        if self.max_seconds is not None:
+            checks.positive_float("CharGPTTrainConfig: max_seconds", self.max_seconds)
+        checks.finite_float("CharGPTTrainConfig: val_fraction", self.val_fraction, low=0.0,
+                            high=1.0, low_open=True, high_open=True)
+        checks.seed(self.seed, "CharGPTTrainConfig: seed")
+
 
 def default_train_config(profile: str | None = None) -> CharGPTTrainConfig:
     """Configuración según el perfil: ``quick`` (CPU, < 3 min) o ``full`` (GPU, más grande)."""
@@ -238,7 +290,7 @@ def default_train_config(profile: str | None = None) -> CharGPTTrainConfig:
             max_steps=5000, learning_rate=1e-3, warmup_steps=100, eval_interval=250,
             eval_iters=50, max_seconds=None,
         )
-    raise ValueError(f"default_train_config: perfil desconocido {profile!r} (quick o full).")
+    raise LabcodeValueError(f"default_train_config: perfil desconocido {profile!r} (quick o full).")
 
 
 @dataclass
@@ -283,7 +335,7 @@ def estimate_loss(
     model.eval()
     out = {}
     for name, data in splits.items():
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(_check_seed(seed))
         losses = []
         for _ in range(eval_iters):
             x, y = get_batch(data, block_size, batch_size, generator=g, device=device)
@@ -340,7 +392,7 @@ def train_char_gpt(
     if overrides:
         unknown = set(overrides) - set(asdict(cfg))
         if unknown:
-            raise TypeError(f"train_char_gpt: parámetros desconocidos {sorted(unknown)}.")
+            raise LabcodeTypeError(f"train_char_gpt: parámetros desconocidos {sorted(unknown)}.")
         cfg = CharGPTTrainConfig(**{**asdict(cfg), **overrides})
     device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if text is None:
@@ -434,7 +486,7 @@ def sample_text(
         ``prompt`` seguido del texto generado.
     """
     device = next(model.parameters()).device
-    g = torch.Generator(device=device).manual_seed(seed)
+    g = torch.Generator(device=device).manual_seed(_check_seed(seed))
     ids = tokenizer.encode(prompt).to(device)[None]  # (1, T)
     ctx = model.config.n_positions
     keep = max(1, ctx // 2)

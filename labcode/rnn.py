@@ -32,6 +32,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from labcode.checks import positive_int
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
     "RecurrentLayer",
@@ -55,27 +57,27 @@ _CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.
 
 def _probability(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} debe ser un número en [0, 1); se recibió {value!r}.")
+        raise LabcodeTypeError(f"{name} debe ser un número en [0, 1); se recibió {value!r}.")
     if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} debe estar en [0, 1); se recibió {value}.")
+        raise LabcodeValueError(f"{name} debe estar en [0, 1); se recibió {value}.")
     return float(value)
 
 
 def _check_float_sequence(x, size: int, who: str) -> None:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{who} espera un torch.Tensor (B, T, {size}); se recibió {type(x).__name__}."
         )
     if x.ndim != 3:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{who} espera un tensor 3D (B, T, {size}); se recibió la forma {tuple(x.shape)}."
         )
     if x.shape[-1] != size:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{who}: la última dimensión debe ser {size}; se recibió la forma {tuple(x.shape)}."
         )
     if not x.is_floating_point():
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{who} espera un tensor de coma flotante; se recibió dtype {x.dtype}. "
             "¿Pasaste índices de tokens? Usa LSTMEncoder para eso."
         )
@@ -93,10 +95,10 @@ def _first_tensor(out) -> torch.Tensor:
     """La salida principal de un módulo (las RNN de PyTorch devuelven tuplas)."""
     while isinstance(out, (tuple, list)):
         if not out:
-            raise ValueError("el módulo devolvió una tupla vacía; se esperaba un tensor.")
+            raise LabcodeValueError("el módulo devolvió una tupla vacía; se esperaba un tensor.")
         out = out[0]
     if not isinstance(out, torch.Tensor):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"se esperaba que el módulo devolviera un tensor; devolvió {type(out).__name__}."
         )
     return out
@@ -142,7 +144,7 @@ class RecurrentLayer(nn.Module):
     ):
         super().__init__()
         if cell not in _CELLS:
-            raise ValueError(f"cell debe ser uno de {sorted(_CELLS)}; se recibió {cell!r}.")
+            raise LabcodeValueError(f"cell debe ser uno de {sorted(_CELLS)}; se recibió {cell!r}.")
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int(
             "hidden_size", input_size if hidden_size is None else hidden_size
@@ -191,7 +193,7 @@ class SelfAttentionLayer(nn.Module):
         self.d_model = positive_int("d_model", d_model)
         self.num_heads = positive_int("num_heads", num_heads)
         if self.d_model % self.num_heads:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"d_model debe ser divisible entre num_heads; se recibió d_model={d_model} "
                 f"y num_heads={num_heads}."
             )
@@ -258,9 +260,11 @@ class LSTMConfig:
             positive_int(name, getattr(self, name))
         _probability("dropout", self.dropout)
         if self.pooling not in ("last", "mean"):
-            raise ValueError(f"pooling debe ser 'last' o 'mean'; se recibió {self.pooling!r}.")
+            raise LabcodeValueError(
+                f"pooling debe ser 'last' o 'mean'; se recibió {self.pooling!r}."
+            )
         if self.pad_idx is not None and not 0 <= self.pad_idx < self.vocab_size:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"pad_idx debe estar en [0, vocab_size={self.vocab_size}); "
                 f"se recibió {self.pad_idx}."
             )
@@ -282,7 +286,9 @@ class LSTMEncoder(nn.Module):
     def __init__(self, config: LSTMConfig):
         super().__init__()
         if not isinstance(config, LSTMConfig):
-            raise TypeError(f"se esperaba un LSTMConfig; se recibió {type(config).__name__}.")
+            raise LabcodeTypeError(
+                f"se esperaba un LSTMConfig; se recibió {type(config).__name__}."
+            )
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, config.pad_idx)
         self.drop = nn.Dropout(config.dropout)
@@ -303,12 +309,12 @@ class LSTMEncoder(nn.Module):
             lengths = (idx != self.config.pad_idx).sum(dim=1)
         lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
         if lengths.shape != (b,):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"lengths debe tener forma ({b},), una longitud por secuencia; "
                 f"se recibió {tuple(lengths.shape)}."
             )
         if int(lengths.min()) < 1 or int(lengths.max()) > t:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"cada longitud debe estar en [1, T={t}]; se recibió mínimo {int(lengths.min())} "
                 f"y máximo {int(lengths.max())} (¿hay secuencias formadas sólo por relleno?)."
             )
@@ -339,17 +345,19 @@ class LSTMEncoder(nn.Module):
             si ``lengths`` no encaja.
         """
         if not isinstance(idx, torch.Tensor):
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"idx debe ser un torch.Tensor (B, T); se recibió {type(idx).__name__}."
             )
         if idx.ndim != 2:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"idx debe tener forma (B, T); se recibió la forma {tuple(idx.shape)}."
             )
         if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
-            raise TypeError(f"idx debe contener enteros (índices); se recibió dtype {idx.dtype}.")
+            raise LabcodeTypeError(
+                f"idx debe contener enteros (índices); se recibió dtype {idx.dtype}."
+            )
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"los índices deben estar en [0, vocab_size={self.config.vocab_size}); "
                 f"se recibió el rango [{int(idx.min())}, {int(idx.max())}]."
             )
@@ -462,10 +470,10 @@ def time_forward_backward(
         Si ``repeats < 1`` o ``warmup < 0``.
     """
     if not isinstance(module, nn.Module):
-        raise TypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
+        raise LabcodeTypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
     repeats = positive_int("repeats", repeats)
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-        raise ValueError(f"warmup debe ser un entero >= 0; se recibió {warmup!r}.")
+        raise LabcodeValueError(f"warmup debe ser un entero >= 0; se recibió {warmup!r}.")
     args = x if isinstance(x, tuple) else (x,)
     device = _module_device(module)
 
@@ -524,20 +532,22 @@ def benchmark_sequence_lengths(
         ``{"length": array de T, nombre: array de segundos (mínimo de las repeticiones)}``.
     """
     if not layers:
-        raise ValueError("layers está vacío; se esperaba al menos un módulo {nombre: módulo}.")
+        raise LabcodeValueError(
+            "layers está vacío; se esperaba al menos un módulo {nombre: módulo}."
+        )
     lengths = [positive_int("cada longitud", t) for t in lengths]
     if not lengths:
-        raise ValueError("lengths está vacío; se esperaba al menos una longitud.")
+        raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
     dims = {
         getattr(m, "input_size", None) or getattr(m, "d_model", None) for m in layers.values()
     } - {None}
     if len(dims) != 1:
-        raise ValueError(
+        raise LabcodeValueError(
             "no se pudo deducir una única dimensión de entrada común a las capas "
             f"(atributos input_size / d_model); se encontraron {sorted(dims)}."
         )
     c = dims.pop()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     result: dict[str, np.ndarray] = {"length": np.array(lengths)}
     times: dict[str, list[float]] = {name: [] for name in layers}
     iterator = progress(lengths) if progress is not None else lengths
@@ -593,13 +603,13 @@ def gradient_norm_vs_distance(
         Si la salida no es ``(B, T, H)``.
     """
     if not isinstance(module, nn.Module):
-        raise TypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
+        raise LabcodeTypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
     seq_len = positive_int("seq_len", seq_len)
     d_model = positive_int("d_model", d_model)
     batch_size = positive_int("batch_size", batch_size)
     device = _module_device(module)
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(_check_seed(seed))
     x = torch.randn(batch_size, seq_len, d_model, generator=gen, dtype=dtype)
     x = x.to(device).requires_grad_(True)  # (B, T, C)
     was_training = module.training
@@ -607,7 +617,7 @@ def gradient_norm_vs_distance(
     try:
         out = _first_tensor(module(x))
         if out.ndim != 3 or out.shape[:2] != (batch_size, seq_len):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"se esperaba que el módulo devolviera (B={batch_size}, T={seq_len}, H); "
                 f"devolvió la forma {tuple(out.shape)}."
             )

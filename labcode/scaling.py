@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 __all__ = [
     "CHINCHILLA",
     "FLOPS_PER_PF_DAY",
@@ -93,13 +95,17 @@ CHINCHILLA = ChinchillaLaw()
 def _positive(name: str, x: Any) -> np.ndarray:
     """Array de valores finitos > 0, o ``ValueError``/``TypeError`` claro."""
     if isinstance(x, bool):
-        raise TypeError(f"{name} debe ser numérico; se recibió un booleano.")
+        raise LabcodeTypeError(f"{name} debe ser numérico; se recibió un booleano.")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} debe ser numérico; se recibió {type(x).__name__}.") from None
+        raise LabcodeTypeError(
+            f"{name} debe ser numérico; se recibió {type(x).__name__}."
+        ) from None
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} debe ser (un array de) números finitos > 0; se recibió {x!r}.")
+        raise LabcodeValueError(
+            f"{name} debe ser (un array de) números finitos > 0; se recibió {x!r}."
+        )
     return arr
 
 
@@ -210,7 +216,7 @@ def log_log_slope(x: Any, y: Any) -> float:
     """
     xa, ya = _positive("x", x).ravel(), _positive("y", y).ravel()
     if xa.size != ya.size or xa.size < 2:
-        raise ValueError(
+        raise LabcodeValueError(
             f"x e y deben tener la misma longitud (>= 2); se recibió {xa.size} y {ya.size}."
         )
     return float(np.polyfit(np.log(xa), np.log(ya), 1)[0])

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,12 +33,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from labcode import pretrained
+from labcode import checks, pretrained
+from labcode.errors import (
+    CheckpointError,
+    LabcodeFileNotFoundError,
+    LabcodeRuntimeError,
+    LabcodeTypeError,
+    LabcodeValueError,
+)
 from labcode.notebook import progress
 
 __all__ = [
     "BERTSentimentClassifier",
     "TrainingHistory",
+    "UntrainedHeadWarning",
     "add_cli",
     "chapter_model_dir",
     "classification_metrics",
@@ -49,6 +58,7 @@ __all__ = [
 
 #: Fichero con los metadatos de labcode dentro de una carpeta guardada.
 META_FILE = "labcode_sentiment.json"
+_KIND = "BERTSentimentClassifier"
 _ID2LABEL = {0: "negative", 1: "positive"}
 
 
@@ -58,43 +68,40 @@ _ID2LABEL = {0: "negative", 1: "positive"}
 def _check_texts(texts: Any, what: str = "texts") -> list[str]:
     """Lista de cadenas no vacía; ``TypeError``/``ValueError`` claros si no."""
     if isinstance(texts, str):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{what} debe ser una lista de cadenas, no una sola cadena; usa [{texts[:30]!r}]."
         )
     try:
         items = list(texts)
     except TypeError:
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{what} debe ser una lista de cadenas; se recibió {type(texts).__name__}."
         ) from None
     if not items:
-        raise ValueError(f"{what} está vacía: se necesita al menos un texto.")
+        raise LabcodeValueError(f"{what} está vacía: se necesita al menos un texto.")
     for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(
-                f"{what}[{i}] debe ser una cadena (str); se recibió {type(t).__name__}."
-            )
+        checks.text(f"{what}[{i}]", t)
     return items
 
 
 def _check_labels(labels: Any, n: int, what: str = "labels") -> np.ndarray:
     """Etiquetas 0/1 con la misma longitud que los textos."""
     if isinstance(labels, str):
-        raise TypeError(f"{what} debe ser una lista de enteros 0/1; se recibió una cadena.")
+        raise LabcodeTypeError(f"{what} debe ser una lista de enteros 0/1; se recibió una cadena.")
     try:
         items = list(labels.tolist() if hasattr(labels, "tolist") else labels)
     except TypeError:
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{what} debe ser una lista de enteros 0/1; se recibió {type(labels).__name__}."
         ) from None
     if len(items) != n:
-        raise ValueError(
+        raise LabcodeValueError(
             f"Hay {n} textos pero {len(items)} etiquetas ({what}): deben tener la misma longitud."
         )
     for i, y in enumerate(items):
         ok = isinstance(y, (int, np.integer)) and not isinstance(y, bool) and y in (0, 1)
         if not ok:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"{what}[{i}] debe ser 0 (negativa) o 1 (positiva); se recibió {y!r}."
             )
     return np.asarray(items, dtype=np.int64)
@@ -102,8 +109,12 @@ def _check_labels(labels: Any, n: int, what: str = "labels") -> np.ndarray:
 
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} debe ser un entero >= 1; se recibió {value!r}.")
+        raise LabcodeValueError(f"{name} debe ser un entero >= 1; se recibió {value!r}.")
     return int(value)
+
+
+class UntrainedHeadWarning(UserWarning):
+    """Se predice con una cabeza de clasificación que aún no se ha entrenado."""
 
 
 # --- Métricas -----------------------------------------------------------------------
@@ -129,9 +140,15 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict
     ValueError
         Si las longitudes no coinciden, están vacías o hay etiquetas fuera de {0, 1}.
     """
-    n = len(y_true)
+    try:
+        n = len(y_true)
+    except TypeError:
+        raise LabcodeTypeError(
+            "classification_metrics: y_true debe ser una lista de enteros 0/1; se recibió "
+            f"{type(y_true).__name__}."
+        ) from None
     if n == 0:
-        raise ValueError("classification_metrics: no hay ejemplos (listas vacías).")
+        raise LabcodeValueError("classification_metrics: no hay ejemplos (listas vacías).")
     t = _check_labels(y_true, n, "y_true")
     p = _check_labels(y_pred, n, "y_pred")
     cm = np.zeros((2, 2), dtype=np.int64)
@@ -244,7 +261,9 @@ class BERTSentimentClassifier:
         seed: int = 0,
     ) -> None:
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ValueError(f"max_length debe ser un entero >= 2; se recibió {max_length!r}.")
+            raise LabcodeValueError(
+                f"max_length debe ser un entero >= 2; se recibió {max_length!r}."
+            )
         if model_name is None:
             self.spec = pretrained.resolve_bert_model()
         elif isinstance(model_name, pretrained.ModelSpec):
@@ -255,16 +274,16 @@ class BERTSentimentClassifier:
                 value = "./" + value
             self.spec = pretrained._spec_from_override(value, "encoder")
         else:
-            raise TypeError(
+            raise LabcodeTypeError(
                 f"model_name debe ser None, una cadena o una ruta; se recibió "
                 f"{type(model_name).__name__}."
             )
-        self.seed = int(seed)
-        self.device = pretrained.pick_device() if device is None else torch.device(device)
+        self.seed = checks.seed(seed)
+        self.device = pretrained.pick_device() if device is None else checks.device(device)
         self.tokenizer = pretrained.load_tokenizer(self.spec)
         limit = getattr(self.tokenizer, "model_max_length", None) or max_length
         if isinstance(limit, int) and limit < 10**6 and max_length > limit:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"max_length={max_length} supera el límite del modelo ({limit} tokens)."
             )
         self.max_length = max_length
@@ -274,6 +293,12 @@ class BERTSentimentClassifier:
         self.model.config.label2id = {v: k for k, v in _ID2LABEL.items()}
         self.model.to(self.device)
         self.history_: TrainingHistory | None = None
+        #: ``True`` tras :meth:`fit` o al cargar un clasificador ya entrenado.
+        self.trained_ = False
+        if self.spec.source == "local":
+            meta = pretrained.read_labcode_meta(Path(self.spec.path_or_id), _KIND)
+            self.trained_ = bool(meta and meta.get("trained"))
+        self._warned_untrained = False
 
     # -- utilidades ---------------------------------------------------------------
 
@@ -325,6 +350,12 @@ class BERTSentimentClassifier:
         """
         texts = _check_texts(texts)
         batch_size = _check_positive_int("batch_size", batch_size)
+        if not self.trained_ and not self._warned_untrained:
+            warnings.warn(
+                "La cabeza de clasificación todavía no se ha entrenado (no se llamó a fit ni se "
+                "cargó un clasificador ajustado): las predicciones son las de una cabeza "
+                "aleatoria.", UntrainedHeadWarning, stacklevel=3)
+            self._warned_untrained = True
         self.model.eval()
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), 2), dtype=np.float32)
@@ -421,16 +452,19 @@ class BERTSentimentClassifier:
         y = _check_labels(labels, len(texts))
         epochs = _check_positive_int("epochs", epochs)
         batch_size = _check_positive_int("batch_size", batch_size)
-        if not 0.0 <= float(warmup_ratio) < 1.0:
-            raise ValueError(f"warmup_ratio debe estar en [0, 1); se recibió {warmup_ratio!r}.")
+        warmup_ratio = checks.finite_float("warmup_ratio", warmup_ratio)
+        if not 0.0 <= warmup_ratio < 1.0:
+            raise LabcodeValueError(
+                f"warmup_ratio debe estar en [0, 1); se recibió {warmup_ratio!r}."
+            )
         if (eval_texts is None) != (eval_labels is None):
-            raise ValueError("eval_texts y eval_labels deben darse juntos (o ninguno).")
+            raise LabcodeValueError("eval_texts y eval_labels deben darse juntos (o ninguno).")
         if eval_texts is not None:
             eval_texts = _check_texts(eval_texts, "eval_texts")
             _check_labels(eval_labels, len(eval_texts), "eval_labels")
-        lr = default_lr(self.n_params) if lr is None else float(lr)
-        if not lr > 0:
-            raise ValueError(f"lr debe ser positiva; se recibió {lr!r}.")
+        lr = default_lr(self.n_params) if lr is None else checks.positive_float("lr", lr)
+        max_grad_norm = checks.positive_float("max_grad_norm", max_grad_norm)
+        weight_decay = checks.finite_float("weight_decay", weight_decay, low=0.0)
         show = bool(progress)
 
         distributed, rank, world = _dist_info()
@@ -529,35 +563,56 @@ class BERTSentimentClassifier:
         hist.train_seconds = train_time
         self.model.eval()
         self.history_ = hist
+        self.trained_ = True
         return hist
 
     # -- persistencia -----------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, extra_files: dict[str, Any] | None = None) -> Path:
         """Guarda modelo (safetensors), tokenizador y metadatos de labcode en ``path``.
+
+        El guardado es atómico (:func:`labcode.checks.atomic_replace_dir`): todo se
+        escribe en una carpeta temporal junto a ``path`` que sólo al final ocupa su
+        sitio. Si se interrumpe, queda el modelo anterior intacto (o ninguna carpeta).
+
+        Parameters
+        ----------
+        path:
+            Carpeta de destino (se crea o se reemplaza entera).
+        extra_files:
+            Ficheros JSON adicionales ``{nombre: objeto}`` que se guardan en la
+            misma operación atómica (por ejemplo, las cifras de una ejecución).
 
         Returns
         -------
         pathlib.Path
-            La carpeta (se crea si no existe).
+            La carpeta.
         """
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        with pretrained._quiet_transformers():  # sin barras de «Writing model shards»
-            self.model.save_pretrained(folder)
-            self.tokenizer.save_pretrained(folder)
-        if not any(folder.glob("*.safetensors")):  # pragma: no cover - defensa
-            raise RuntimeError(f"save_pretrained no escribió pesos safetensors en {folder}.")
+        folder = Path(os.fspath(path)).expanduser()
         meta = {
-            "labcode": "BERTSentimentClassifier",
+            "labcode": _KIND,
             "base_model": self.spec.name,
             "max_length": self.max_length,
             "seed": self.seed,
             "labels": _ID2LABEL,
             "history": None if self.history_ is None else self.history_.to_dict(),
         }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return folder
+
+        def build(tmp: Path) -> None:
+            with pretrained._quiet_transformers():  # sin barras de «Writing model shards»
+                self.model.save_pretrained(tmp)
+                self.tokenizer.save_pretrained(tmp)
+            if not any(tmp.glob("*.safetensors")):  # pragma: no cover - defensa
+                raise LabcodeRuntimeError(
+                    f"save_pretrained no escribió pesos safetensors en {tmp}."
+                )
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            for name, obj in (extra_files or {}).items():
+                (tmp / name).write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
+            # El último fichero: su presencia dice que la carpeta está completa.
+            pretrained.write_labcode_meta(tmp, _KIND, trained=bool(self.trained_))
+
+        return checks.atomic_replace_dir(folder, build)
 
     @classmethod
     def load(
@@ -565,25 +620,35 @@ class BERTSentimentClassifier:
     ) -> BERTSentimentClassifier:
         """Carga un clasificador guardado con :meth:`save`.
 
+        Comprueba la carpeta antes de cargar: metadatos de labcode con la versión
+        de formato esperada, ``config.json`` de un codificador, tokenizador y
+        pesos safetensors completos (ni pesos de menos ni de más).
+
         Raises
         ------
         FileNotFoundError
-            Si ``path`` no es una carpeta guardada con :meth:`save`.
+            Si ``path`` no existe o no es una carpeta guardada con :meth:`save`.
+        labcode.errors.CheckpointError
+            Si la carpeta está incompleta o dañada (el mensaje dice qué falta).
         """
-        folder = Path(path).expanduser().resolve()
+        folder = Path(os.fspath(path)).expanduser().resolve()
         meta_file = folder / META_FILE
-        if not meta_file.is_file():
-            raise FileNotFoundError(
+        if not folder.is_dir():
+            raise LabcodeFileNotFoundError(f"No existe la carpeta {folder}.")
+        if not meta_file.is_file() or pretrained.read_labcode_meta(folder, _KIND) is None:
+            raise LabcodeFileNotFoundError(
                 f"{folder} no es un clasificador guardado con BERTSentimentClassifier.save "
-                f"(falta {META_FILE})."
+                f"(falta {META_FILE} o {pretrained.LABCODE_META}; si se guardó con una versión "
+                "anterior de labcode o el guardado se interrumpió, vuelve a guardarlo)."
             )
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        clf = cls(
-            model_name=str(folder),
-            max_length=int(meta["max_length"]),
-            device=device,
-            seed=int(meta.get("seed", 0)),
-        )
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            max_length, seed = int(meta["max_length"]), int(meta.get("seed", 0))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"{meta_file} está dañado ({type(exc).__name__}: {exc})."
+            ) from None
+        clf = cls(model_name=str(folder), max_length=max_length, device=device, seed=seed)
         if meta.get("history"):
             clf.history_ = TrainingHistory(**meta["history"])
         return clf
@@ -610,9 +675,7 @@ def save_chapter_run(
     clf: BERTSentimentClassifier, record: dict[str, Any], profile: str | None = None
 ) -> Path:
     """Guarda el clasificador y las cifras de su ejecución (``record``, serializable en JSON)."""
-    folder = clf.save(chapter_model_dir(profile))
-    (folder / RUN_FILE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    return folder
+    return clf.save(chapter_model_dir(profile), extra_files={RUN_FILE: record})
 
 
 def load_chapter_run(profile: str | None = None) -> tuple[Path, dict[str, Any]] | None:
@@ -620,6 +683,11 @@ def load_chapter_run(profile: str | None = None) -> tuple[Path, dict[str, Any]] 
     folder = chapter_model_dir(profile)
     run_file = folder / RUN_FILE
     if not (run_file.is_file() and (folder / META_FILE).is_file()):
+        return None
+    try:
+        if pretrained.read_labcode_meta(folder, _KIND) is None:
+            return None  # guardado por una versión anterior: se vuelve a entrenar
+    except CheckpointError:
         return None
     return folder, json.loads(run_file.read_text(encoding="utf-8"))
 
@@ -711,10 +779,43 @@ def _init_distributed() -> tuple[bool, int, int, torch.device | None]:
     return True, rank, world, device
 
 
+def _validate_cli_args(args: argparse.Namespace) -> None:
+    """Comprueba los argumentos de ``finetune-bert`` **antes** de cargar datos o entrenar:
+    tamaños, tasa de aprendizaje, semilla, perfil y que ``--out``/``--json`` se
+    puedan escribir (para no perder un entrenamiento al final)."""
+    from labcode.config import get_profile
+
+    get_profile()  # LABCODE_PROFILE no válido: error ya
+    for flag, value in (("--train-limit", args.train_limit), ("--eval-limit", args.eval_limit)):
+        if value is not None:
+            checks.positive_int(flag, value)
+    checks.positive_int("--epochs", args.epochs)
+    checks.positive_int("--batch-size", args.batch_size)
+    if checks.positive_int("--max-length", args.max_length) < 2:
+        raise LabcodeValueError(f"--max-length debe ser >= 2; se recibió {args.max_length}.")
+    if args.lr is not None:
+        checks.positive_float("--lr", args.lr)
+    checks.seed(args.seed, "--seed")
+    if args.model is None:
+        spec = pretrained.resolve_bert_model()
+    else:
+        value = checks.text("--model", args.model, allow_empty=False)
+        if Path(value).is_dir() and not pretrained._looks_like_path(value):
+            value = "./" + value
+        spec = pretrained._spec_from_override(value, "encoder")
+    if spec.source != "hub":  # carpeta o paquete: se revisa ya (config, tipo, pesos)
+        pretrained.local_model_dir(spec)
+    if args.out:
+        checks.writable_folder(args.out, "--out")
+    if args.json:
+        checks.writable_file(args.json, "--json")
+
+
 def run_cli(args: argparse.Namespace) -> int:
     """Ejecuta ``finetune-bert`` con los argumentos de :func:`add_cli`."""
     import torch.distributed as dist
 
+    _validate_cli_args(args)
     distributed, rank, world, device = _init_distributed()
     try:
         train = pretrained.load_sst2("train", limit=args.train_limit)
@@ -756,9 +857,7 @@ def run_cli(args: argparse.Namespace) -> int:
                     "final_loss": hist.loss[-1],
                     **metrics,
                 }
-                out = Path(args.json)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+                checks.atomic_write_text(args.json, json.dumps(result, indent=2))
         if distributed:
             dist.barrier()
     finally:

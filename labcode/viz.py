@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from labcode.errors import LabcodeTypeError, LabcodeValueError
 from labcode.plotting import ATTENTION_CMAP, attention_heatmap
 
 __all__ = [
@@ -81,10 +82,10 @@ SPECIAL_TOKENS = frozenset(
 
 def _check_index(name: str, value: Any, size: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} debe ser un entero; se recibió {type(value).__name__}.")
+        raise LabcodeTypeError(f"{name} debe ser un entero; se recibió {type(value).__name__}.")
     value = int(value)
     if not -size <= value < size:
-        raise ValueError(
+        raise LabcodeValueError(
             f"{name}={value} fuera de rango: hay {size} (índices de 0 a {size - 1}, o negativos "
             f"desde -{size})."
         )
@@ -127,17 +128,17 @@ class AttentionMaps:
             self.attentions = self.attentions.detach().cpu().double().numpy()
         a = np.asarray(self.attentions, dtype=np.float64)
         if a.ndim != 4 or a.shape[-1] != a.shape[-2] or a.size == 0:
-            raise ValueError(
+            raise LabcodeValueError(
                 "AttentionMaps: attentions debe tener forma (L, H, T, T) no vacía; se recibió "
                 f"{a.shape}."
             )
         if isinstance(self.tokens, str) or len(self.tokens) != a.shape[-1]:
             n = "un str" if isinstance(self.tokens, str) else f"{len(self.tokens)} tokens"
-            raise ValueError(
+            raise LabcodeValueError(
                 f"AttentionMaps: se esperaba una lista de {a.shape[-1]} tokens (T); se recibió {n}."
             )
         if self.raw_tokens is not None and len(self.raw_tokens) != a.shape[-1]:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"AttentionMaps: raw_tokens tiene {len(self.raw_tokens)} elementos; se esperaban "
                 f"{a.shape[-1]}."
             )
@@ -225,7 +226,7 @@ def display_tokens(tokenizer: Any, ids: Sequence[int] | torch.Tensor) -> list[st
 
 def _stack(attentions: Sequence[torch.Tensor], what: str) -> np.ndarray:
     if not attentions:
-        raise ValueError(f"{what}: el modelo no devolvió pesos de atención.")
+        raise LabcodeValueError(f"{what}: el modelo no devolvió pesos de atención.")
     a = torch.stack([w[0].detach().float().cpu() for w in attentions])  # (L, H, T, T)
     return a.double().numpy()
 
@@ -258,7 +259,7 @@ def hf_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]) -> np.ndarr
     """
     config = getattr(model, "config", None)
     if not isinstance(model, nn.Module) or config is None:
-        raise TypeError(
+        raise LabcodeTypeError(
             "hf_attentions: se esperaba un modelo de Hugging Face (PreTrainedModel); se recibió "
             f"{type(model).__name__}."
         )
@@ -266,14 +267,14 @@ def hf_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]) -> np.ndarr
     switched = False
     if impl not in (None, "eager"):
         if not hasattr(model, "set_attn_implementation"):
-            raise ValueError(
+            raise LabcodeValueError(
                 f"hf_attentions: el modelo usa attn_implementation={impl!r}, que no devuelve los "
                 "pesos; cárgalo con from_pretrained(..., attn_implementation='eager')."
             )
         try:
             model.set_attn_implementation("eager")
         except (ValueError, ImportError) as exc:
-            raise ValueError(
+            raise LabcodeValueError(
                 f"hf_attentions: no se pudo cambiar {type(model).__name__} a la atención 'eager' "
                 f"({exc}); cárgalo con attn_implementation='eager'."
             ) from None
@@ -291,7 +292,7 @@ def hf_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]) -> np.ndarr
             model.set_attn_implementation(impl)
     attentions = getattr(out, "attentions", None)
     if not attentions:
-        raise ValueError(
+        raise LabcodeValueError(
             f"hf_attentions: {type(model).__name__} no devolvió 'attentions' (¿es un "
             "encoder-decoder? usa encoder_attentions/decoder_attentions)."
         )
@@ -313,7 +314,7 @@ def _model_kind(model: Any) -> str:
         model.config, "to_dict"
     ):
         return "hf"
-    raise TypeError(
+    raise LabcodeTypeError(
         "extract_attentions: se esperaba un labcode.bert.BertEncoder, labcode.gpt.GPT, "
         f"labcode.llama.Llama o un modelo de Hugging Face; se recibió {type(model).__name__}."
     )
@@ -358,15 +359,15 @@ def extract_attentions(
         Si el texto está vacío, no produce *tokens* o pasa de ``max_length``.
     """
     if not isinstance(text, str):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"extract_attentions: text debe ser un str; se recibió {type(text).__name__}."
         )
     if not text.strip():
-        raise ValueError(
+        raise LabcodeValueError(
             "extract_attentions: el texto está vacío; se esperaba al menos una palabra."
         )
     if not callable(tokenizer) or not hasattr(tokenizer, "convert_ids_to_tokens"):
-        raise TypeError(
+        raise LabcodeTypeError(
             "extract_attentions: tokenizer debe ser un tokenizador de Hugging Face; se recibió "
             f"{type(tokenizer).__name__}."
         )
@@ -375,9 +376,9 @@ def extract_attentions(
     ids = enc["input_ids"]
     T = ids.shape[1]
     if T == 0:
-        raise ValueError(f"extract_attentions: el texto {text!r} no produjo ningún token.")
+        raise LabcodeValueError(f"extract_attentions: el texto {text!r} no produjo ningún token.")
     if T > max_length:
-        raise ValueError(
+        raise LabcodeValueError(
             f"extract_attentions: el texto tiene {T} tokens y el máximo es max_length={max_length}."
         )
     was_training = model.training
@@ -487,7 +488,7 @@ def attention_rollout(attentions: Any, residual: bool = True) -> Any:
         attentions = attentions.attentions
     if isinstance(attentions, np.ndarray):
         if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-            raise ValueError(
+            raise LabcodeValueError(
                 "attention_rollout: se esperaba un array (L, H, T, T); se recibió "
                 f"{attentions.shape}."
             )
@@ -496,21 +497,21 @@ def attention_rollout(attentions: Any, residual: bool = True) -> Any:
     elif isinstance(attentions, (list, tuple)):
         layers = list(attentions)
     else:
-        raise TypeError(
+        raise LabcodeTypeError(
             "attention_rollout: se esperaba una lista de tensores (B, nh, T, T), un array "
             f"(L, H, T, T) o un AttentionMaps; se recibió {type(attentions).__name__}."
         )
     if not layers:
-        raise ValueError("attention_rollout: se esperaba al menos una matriz de atención.")
+        raise LabcodeValueError("attention_rollout: se esperaba al menos una matriz de atención.")
     result = None
     for a in layers:
         if not isinstance(a, torch.Tensor) or a.dim() != 4 or a.shape[-1] != a.shape[-2]:
             shape = tuple(a.shape) if hasattr(a, "shape") else type(a).__name__
-            raise ValueError(
+            raise LabcodeValueError(
                 f"attention_rollout: se esperaban pesos (B, nh, T, T); se recibió {shape}."
             )
         if result is not None and a.shape[-1] != result.shape[-1]:
-            raise ValueError(
+            raise LabcodeValueError(
                 "attention_rollout: todas las capas deben tener la misma T; se recibió "
                 f"{a.shape[-1]} y {result.shape[-1]}."
             )
@@ -562,7 +563,9 @@ def find_word(tokens: Sequence[str] | AttentionMaps, word: str, occurrence: int 
     if isinstance(tokens, AttentionMaps):
         tokens = tokens.tokens
     if not isinstance(word, str) or not _normalize(word):
-        raise ValueError(f"find_word: se esperaba una palabra no vacía; se recibió {word!r}.")
+        raise LabcodeValueError(
+            f"find_word: se esperaba una palabra no vacía; se recibió {word!r}."
+        )
     target = _normalize(word)
     norm = [_normalize(t) for t in tokens]
     found = []
@@ -576,7 +579,7 @@ def find_word(tokens: Sequence[str] | AttentionMaps, word: str, occurrence: int 
         if acc == target:
             found.append(list(range(start, end)))
     if len(found) <= occurrence:
-        raise ValueError(
+        raise LabcodeValueError(
             f"find_word: la palabra {word!r} aparece {len(found)} veces en los tokens "
             f"{list(tokens)}; se pidió la aparición {occurrence}."
         )
@@ -608,7 +611,7 @@ def word_attention(
         ``source`` en un modelo causal).
     """
     if not isinstance(maps, AttentionMaps):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"word_attention: se esperaba AttentionMaps; se recibió {type(maps).__name__}."
         )
 
@@ -617,7 +620,7 @@ def word_attention(
             return find_word(maps, x)
         pos = [_check_index(name, p, maps.seq_len) for p in x]
         if not pos:
-            raise ValueError(f"word_attention: {name} no tiene ninguna posición.")
+            raise LabcodeValueError(f"word_attention: {name} no tiene ninguna posición.")
         return pos
 
     src, dst = positions(source, "source"), positions(target, "target")
@@ -645,7 +648,9 @@ def attention_entropy(maps: AttentionMaps, normalize: bool = False) -> np.ndarra
         return h.mean(-1)
     T = maps.seq_len
     if T < 2:
-        raise ValueError("attention_entropy: con normalize=True se necesitan al menos 2 tokens.")
+        raise LabcodeValueError(
+            "attention_entropy: con normalize=True se necesitan al menos 2 tokens."
+        )
     if maps.causal:
         visible = np.arange(1, T + 1)[1:]
         return (h[..., 1:] / np.log2(visible)).mean(-1)
@@ -677,7 +682,7 @@ def head_statistics(maps: AttentionMaps) -> dict[str, np.ndarray]:
     """
     T = maps.seq_len
     if T < 2:
-        raise ValueError(f"head_statistics: se necesitan al menos 2 tokens; se recibió {T}.")
+        raise LabcodeValueError(f"head_statistics: se necesitan al menos 2 tokens; se recibió {T}.")
     a = maps.attentions  # (L, H, T, T)
     i = np.arange(1, T)
     special = maps.special_positions()
@@ -719,12 +724,12 @@ def dominant_patterns(stats: dict[str, np.ndarray], threshold: float = 0.5) -> n
         es un especial, ``"special"`` (que lo incluye) tiene prioridad sobre ``"first"``.
     """
     if not 0 < threshold <= 1:
-        raise ValueError(
+        raise LabcodeValueError(
             f"dominant_patterns: threshold debe estar en (0, 1]; se recibió {threshold}."
         )
     keys = [k for k in ("previous", "self", "special", "first") if k in stats]
     if not keys:
-        raise ValueError(
+        raise LabcodeValueError(
             "dominant_patterns: stats no tiene ninguna de las claves previous, self, first "
             "ni special."
         )
@@ -784,7 +789,9 @@ def plot_layer_heads(
     heads = list(range(maps.num_heads)) if heads is None else [
         _check_index("head", h, maps.num_heads) for h in heads]
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"plot_layer_heads: ncols debe ser un entero >= 1; se recibió {ncols!r}.")
+        raise LabcodeValueError(
+            f"plot_layer_heads: ncols debe ser un entero >= 1; se recibió {ncols!r}."
+        )
     ncols = min(ncols, len(heads))
     nrows = math.ceil(len(heads) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols + 0.6, panel * nrows + 0.4),
@@ -823,7 +830,9 @@ def plot_head_statistics(
     """
     keys = [k for k in keys if k in stats]
     if not keys:
-        raise ValueError("plot_head_statistics: ninguna de las claves pedidas está en stats.")
+        raise LabcodeValueError(
+            "plot_head_statistics: ninguna de las claves pedidas está en stats."
+        )
     titles = {
         "previous": "al token anterior",
         "self": "a sí mismo",
@@ -838,7 +847,7 @@ def plot_head_statistics(
     if ncols is None:
         ncols = len(keys) if 0.42 * H * len(keys) <= 14 else 2
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(
+        raise LabcodeValueError(
             f"plot_head_statistics: ncols debe ser un entero >= 1; se recibió {ncols!r}."
         )
     ncols = min(ncols, len(keys))
@@ -924,18 +933,20 @@ def attention_viewer(
     from plotly.subplots import make_subplots
 
     if not isinstance(maps, AttentionMaps):
-        raise TypeError(
+        raise LabcodeTypeError(
             f"attention_viewer: se esperaba AttentionMaps; se recibió {type(maps).__name__}."
         )
     layers = list(range(maps.num_layers)) if layers is None else [
         _check_index("layer", lyr, maps.num_layers) for lyr in layers]
     if not layers:
-        raise ValueError("attention_viewer: layers no puede estar vacío.")
+        raise LabcodeValueError("attention_viewer: layers no puede estar vacío.")
     H = maps.num_heads
     if ncols is None:
         ncols = math.ceil(math.sqrt(H))
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"attention_viewer: ncols debe ser un entero >= 1; se recibió {ncols!r}.")
+        raise LabcodeValueError(
+            f"attention_viewer: ncols debe ser un entero >= 1; se recibió {ncols!r}."
+        )
     ncols = min(ncols, H)
     nrows = math.ceil(H / ncols)
     labels = _unique_labels(maps.tokens)
@@ -1011,7 +1022,7 @@ def viewer_output(fig, alt: str, caption: str | None = None):
         Si ``alt`` está vacío.
     """
     if not isinstance(alt, str) or not alt.strip():
-        raise ValueError("viewer_output: alt (texto alternativo) no puede estar vacío.")
+        raise LabcodeValueError("viewer_output: alt (texto alternativo) no puede estar vacío.")
     if os.environ.get("LABCODE_BUILD") != "1":
         return fig
     from IPython.display import HTML

@@ -89,4 +89,4 @@ def test_bench_cli_runs_small_measurements_and_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert set(data) == {"mha", "generation"}
     assert main(["bench", "nada"]) == 2
-    assert "desconocidas" in capsys.readouterr().out
+    assert "desconocidas" in capsys.readouterr().err  # una línea en la salida de errores

@@ -16,7 +16,8 @@ def test_cap10_accepts_the_right_answer_and_rejects_non_numbers(capsys):
     assert check_cap10_complejidad(good) is True
     bad = {**good, "camino_rnn": "muchos"}
     assert check_cap10_complejidad(bad) is False
-    assert "camino_rnn debe ser un número; se recibió 'muchos'" in capsys.readouterr().out
+    expected = "camino_rnn debe ser un entero, no un texto; se recibió 'muchos'"
+    assert expected in capsys.readouterr().out
     assert check_cap10_complejidad({**good, "camino_rnn": 1}) is False
     assert "pista" in capsys.readouterr().out
 

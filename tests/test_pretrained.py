@@ -154,11 +154,16 @@ def test_every_load_asks_for_safetensors_and_no_remote_code(monkeypatch, tmp_pat
 
     def fake_from_pretrained(*args, **kwargs):
         calls.append(kwargs)
+        if kwargs.get("output_loading_info"):
+            return Dummy(), {"missing_keys": set(), "unexpected_keys": set()}
         return Dummy()
 
     for cls in (transformers.AutoModelForSequenceClassification, transformers.AutoModelForCausalLM):
         monkeypatch.setattr(cls, "from_pretrained", fake_from_pretrained)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake_from_pretrained)
+    # La carpeta es falsa: las comprobaciones estrictas se prueban en test_strict_loading.py.
+    for check in ("check_model_type", "check_safetensors", "check_tokenizer_files"):
+        monkeypatch.setattr(pretrained, check, lambda *args, **kwargs: None)
     pretrained.load_bert_for_classification(ModelSpec("b", "local", str(tmp_path), "encoder"))
     pretrained.load_causal_lm(ModelSpec("g", "local", str(tmp_path), "decoder"))
     pretrained.load_tokenizer(ModelSpec("g", "local", str(tmp_path), "decoder"))
