@@ -17,7 +17,7 @@ import bookutil
 import jupytext
 import nbformat
 import pytest
-from bookutil import BUILD, HTML, ROOT, notebook_files, require_build
+from bookutil import HTML, ROOT, notebook_files, require_build
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -40,13 +40,11 @@ def _head() -> str:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def generated(generated_notebooks) -> Path:
     """Cuadernos generados de la construcción actual (``make book``; ~1 min)."""
-    require_build()
-    out = tmp_path_factory.mktemp("notebooks")
-    written = make_notebooks.write_notebooks(out, build=BUILD, commit=_head())
+    written = list(generated_notebooks.rglob("*.ipynb"))
     assert len(written) == len(CHAPTERS)
-    return out
+    return generated_notebooks
 
 
 def _read(generated: Path, page: str):
