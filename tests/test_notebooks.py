@@ -126,6 +126,17 @@ def test_solution_detection_and_hiding():
     assert sol.metadata["cellView"] == "form" and sol.metadata["jupyter"]["source_hidden"]
 
 
+def test_anchor_cells_join_the_next_cell_and_missing_anchors_go_online():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [md("<a id='sec-a'></a>"), md("## A\nver [B](#sec-b) y [A](#sec-a)"), code("1"),
+             md("<a id='x'></a>"), code("2")]
+    merged = make_notebooks._merge_anchor_cells(cells)
+    assert [c.cell_type for c in merged] == ["markdown", "code", "markdown", "code"]
+    assert merged[0].source.startswith("<a id='sec-a'></a>\n\n## A")
+    fixed = make_notebooks._link_missing_anchors(merged[0].source, {"sec-a"}, f"{SITE}p.html")
+    assert f"[B]({SITE}p.html#sec-b)" in fixed and "[A](#sec-a)" in fixed
+
+
 def test_model_detection_follows_labcode_imports():
     # bert.py no nombra los paquetes, pero importa labcode.tokenization, que sí.
     assert make_notebooks.uses_models("from labcode.bert import load_minilm_hf")

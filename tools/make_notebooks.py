@@ -465,7 +465,7 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
             source = _link_missing_anchors(cell.source.strip("\n"), anchors, page_url)
             # Una línea de texto pegada a una tabla sería otra fila: línea en blanco.
             cell.source = re.sub(r"^(\|.*\|)\n(?=[^|\n])", r"\1\n\n", source, flags=re.M)
-    nb.cells = [c for c in nb.cells if c.source.strip()]
+    nb.cells = _merge_anchor_cells([c for c in nb.cells if c.source.strip()])
     install = nbformat.v4.new_code_cell(
         install_cell_source(text, commit, root), metadata={"tags": [INSTALL_TAG]}
     )
@@ -474,6 +474,20 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
         c["id"] = f"cell-{i:03d}"
     nb.metadata = nbformat.from_dict(notebook_metadata(text, page, commit, root))
     return nb
+
+
+def _merge_anchor_cells(cells: list) -> list:
+    """Una celda con sólo anclas (``<a id='...'></a>``) se une a la celda Markdown siguiente."""
+    out: list = []
+    for cell in cells:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.cell_type == cell.cell_type == "markdown"
+                and re.fullmatch(r"(\s*<a id='[^']+'></a>\s*)+", prev.source)):
+            cell.source = f"{prev.source.strip()}\n\n{cell.source}"
+            out[-1] = cell
+        else:
+            out.append(cell)
+    return out
 
 
 def notebook_metadata(text: str, page: str, commit: str, root: Path = ROOT) -> dict:
