@@ -448,9 +448,14 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
     text = (root / f"{page}.md").read_text(encoding="utf-8")
     chapter = [c for c in jupytext.reads(text, fmt="md:myst").cells if c.cell_type == "code"]
     code = [c for c in nb.cells if c.cell_type == "code"]
-    if [c.source.strip() for c in code] != [c.source.strip() for c in chapter]:
+    got, want = [c.source.strip() for c in code], [c.source.strip() for c in chapter]
+    if got != want:
+        pairs = enumerate(zip(got, want, strict=False))
+        i = next((i for i, (a, b) in pairs if a != b), min(len(got), len(want)))
         raise NotebookError(
-            f"{page}: las celdas de código del cuaderno no coinciden con las del capítulo."
+            f"{page}: sphinx-tojupyter dio {len(got)} celdas de código y el capítulo tiene "
+            f"{len(want)}; la primera distinta es la n.º {i + 1}:\n"
+            f"{(got[i] if i < len(got) else '(ninguna)')[:300]}"
         )
     anchors = set(re.findall(r"<a id='([^']+)'>", "".join(c.source for c in nb.cells)))
     page_url = f"{SITE_URL}{page}.html"
