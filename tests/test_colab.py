@@ -4,7 +4,7 @@ Un lector de Colab no tiene este repositorio, ni ``../shared/data``, ni la
 construcción del libro: sólo el cuaderno y lo que instala su primera celda. Aquí
 se reproduce eso en la máquina de CI:
 
-- se construye la rueda de ``labcode`` (``pip wheel --no-deps .``);
+- se construye la rueda de ``labcode`` (``pip wheel --no-deps`` de una copia limpia);
 - se crea un entorno virtual nuevo con sólo esa rueda, las dependencias fijadas
   que necesita un lector (``requirements.txt`` sin las herramientas de
   construcción y de pruebas: ni ``myst_nb`` ni ``jupyter_cache``, como en Colab)
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -89,9 +90,16 @@ def colab_env(tmp_path_factory) -> dict:
     """Entorno virtual nuevo con la rueda de labcode y los requisitos del lector."""
     base = tmp_path_factory.mktemp("colab")
     start = time.perf_counter()
+    # La rueda se construye de una copia limpia: setuptools reutilizaría build/ del
+    # repositorio (con módulos que quizá ya no existen) y lo dejaría allí.
+    src = base / "src"
+    shutil.copytree(ROOT / "labcode", src / "labcode",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
     wheels = base / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(wheels), str(ROOT)], check=True)
+                    "--no-build-isolation", "-w", str(wheels), str(src)], check=True)
     (wheel,) = wheels.glob("labcode-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
