@@ -459,8 +459,6 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
     FileNotFoundError
         Si no hay caché de ejecución en ``build_dir``.
     """
-    from jupyter_cache import get_cache
-
     if build_dir is None:
         env = os.environ.get("LABCODE_BUILD_DIR", "").strip()
         build_dir = env or Path(__file__).resolve().parent.parent / "_build"
@@ -471,6 +469,8 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
             f"No hay caché de ejecución en {cache_path}: construye el libro con `make book` "
             "o indica la carpeta con LABCODE_BUILD_DIR."
         )
+    from jupyter_cache import get_cache  # sólo hace falta donde se construye el libro
+
     cache = get_cache(str(cache_path))
     pages: dict[str, float] = {}
     for record in cache.list_cache_records():

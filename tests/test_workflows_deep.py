@@ -111,8 +111,17 @@ def test_pages_builds_merges_gpu_and_publishes_notebooks():
         "actions/download-artifact@"))
     assert download["with"]["name"] == "capitulos-gpu"
     assert "run-id" in download["with"] and "github-token" in download["with"]
-    nb_runs = "\n".join(s.get("run", "") for s in wf["jobs"]["notebooks"]["steps"])
-    assert "tools/make_notebooks.py" in nb_runs
+    # Los cuadernos se generan tras construir (llevan sus cifras), en el job build.
+    steps = [s.get("run", "") for s in build["steps"]]
+    generate = next(i for i, r in enumerate(steps) if "tools/make_notebooks.py" in r)
+    assert generate > next(i for i, r in enumerate(steps) if "make book" in r)
+    upload = [s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert [s["with"]["name"] for s in upload] == ["cuadernos"]
+    nb_job = wf["jobs"]["notebooks"]
+    nb_runs = "\n".join(s.get("run", "") for s in nb_job["steps"])
+    fetched = [s for s in nb_job["steps"] if s.get("uses", "").startswith(
+        "actions/download-artifact@")]
+    assert [s["with"]["name"] for s in fetched] == ["cuadernos"]
     assert "refs/heads/notebooks" in nb_runs
 
 
