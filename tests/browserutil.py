@@ -2,9 +2,10 @@
 
 El libro construido se sirve con ``http.server`` en 127.0.0.1 y se abre con el
 Chromium de Debian (``apt-get install -y chromium``; no ``playwright install``).
-Toda petición fuera de ese servidor se aborta: sin red, y para que las pruebas
-no dependan de CDN ajenos (en la práctica sólo MathJax, que el tema carga de
-``cdn.jsdelivr.net``).
+Toda petición fuera de ese servidor se aborta y se anota en ``Tab.external``:
+el libro no debe pedir nada fuera de la máquina (MathJax y plotly.js se sirven
+desde ``_static``), y ``tests/test_browser.py`` comprueba que la lista queda
+vacía en cada página.
 
 Errores de consola que se toleran, y por qué (nada más se tolera):
 
@@ -97,6 +98,8 @@ class Tab:
         self.base_url = base_url
         self.context = browser.new_context(**context_kwargs)
         self.blocked: list[str] = []
+        #: Peticiones que salían de la máquina desde el último goto (abortadas).
+        self.external: list[str] = []
         self.requested: list[str] = []
         self.errors: list[str] = []
         self.context.route("**/*", self._route)
@@ -111,6 +114,7 @@ class Tab:
             route.continue_()
         else:
             self.blocked.append(url)
+            self.external.append(url)
             route.abort()
 
     def _console(self, msg):
@@ -123,6 +127,7 @@ class Tab:
 
     def goto(self, path: str):
         self.errors.clear()
+        self.external.clear()
         return self.page.goto(self.base_url + path, wait_until="load")
 
     def unexpected_errors(self) -> list[str]:

@@ -79,6 +79,18 @@ def test_book_build_times_reads_the_execution_cache(tmp_path):
     rep = bench.book_build_times(tmp_path)
     assert rep["pages"] == {} and rep["total_seconds"] == 0
     assert rep["previous_build"] == {"seconds": 12, "forced": "1"}
+    assert rep["peak_rss_bytes"] == {}
+
+
+def test_book_peak_memory_reads_what_each_chapter_recorded(tmp_path):
+    folder = tmp_path / "peak-rss"
+    folder.mkdir()
+    (folder / "01_a.json").write_text('{"01_a": 1000}')
+    (folder / "02_b.json").write_text('{"02_b": 2500}')
+    assert bench.book_peak_memory(tmp_path) == {"01_a": 1000, "02_b": 2500}
+    (folder / "03_c.json").write_text('["roto"]')
+    with pytest.raises(ValueError, match="03_c.json no es un registro de memoria"):
+        bench.book_peak_memory(tmp_path)
 
 
 def test_bench_cli_runs_small_measurements_and_writes_json(tmp_path, capsys):

@@ -45,7 +45,8 @@ def _parse(page: str) -> _Collector:
 
 def _code_hash() -> str:
     files = sorted((ROOT / "labcode").glob("*.py"), key=lambda p: p.name.encode())
-    files += [ROOT / "pyproject.toml", ROOT / "requirements.txt", ROOT / "requirements-models.txt"]
+    files += [ROOT / "pyproject.toml", ROOT / "requirements.txt", ROOT / "requirements-dev.txt",
+              ROOT / "requirements-models.txt"]
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())

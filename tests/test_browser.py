@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
-from bookutil import HTML, notebook_files, require_build, toc_files
+from bookutil import HTML, ROOT, notebook_files, require_build, toc_files
 from browserutil import Tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
@@ -64,6 +64,7 @@ def reports(desktop):
         report = desktop.page.evaluate(_JS_PAGE_REPORT)
         report["status"] = response.status if response else None
         report["errors"] = desktop.unexpected_errors()
+        report["external"] = list(desktop.external)
         report["url"] = desktop.page.url
         out[page] = report
     return out
@@ -98,6 +99,44 @@ def test_no_error_outputs_or_tracebacks(reports, page):
 @pytest.mark.parametrize("page", BUILT)
 def test_no_console_errors(reports, page):
     assert reports[page]["errors"] == []
+
+
+@pytest.mark.parametrize("page", BUILT)
+def test_no_request_leaves_the_machine(reports, page):
+    """Ni MathJax, ni require.js, ni widgets, ni fuentes: nada se pide a un CDN."""
+    assert reports[page]["external"] == [], f"{page} pide fuera de la máquina"
+
+
+def test_external_requests_are_detected(desktop):
+    """La prueba anterior no pasa en vacío: una petición externa se anota."""
+    desktop.goto(f"{PAGES[0]}.html")
+    desktop.page.evaluate("() => fetch('https://cdn.jsdelivr.net/x.js').catch(() => null)")
+    desktop.page.wait_for_timeout(200)
+    assert desktop.external == ["https://cdn.jsdelivr.net/x.js"]
+    desktop.errors.clear()
+
+
+def test_formulas_render_with_local_mathjax(desktop):
+    """MathJax (copia local en _static/mathjax) convierte el TeX en mjx-container."""
+    page = next(p for p in CHAPTERS if "$" in (ROOT / f"{p}.md").read_text(encoding="utf-8"))
+    desktop.goto(f"{page}.html")
+    desktop.page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
+    scripts = desktop.page.eval_on_selector_all(
+        "script[src*='tex-chtml']", "els => els.map(e => e.src)")
+    assert scripts and all(s.startswith(desktop.base_url) for s in scripts), scripts
+    drawn = desktop.page.evaluate("""async () => {
+      await document.fonts.ready;
+      return {
+        shown: [...document.querySelectorAll('mjx-container')]
+          .filter(e => e.getBoundingClientRect().width > 0).length,
+        fonts: [...document.fonts]
+          .filter(f => f.family.includes('MJX') && f.status === 'loaded').length,
+      };
+    }""")
+    # Fórmulas visibles, dibujadas con las fuentes locales (woff-v2), sin errores de TeX.
+    assert drawn["shown"] >= 1 and drawn["fonts"] >= 1, drawn
+    assert desktop.page.locator("mjx-merror").count() == 0
+    assert desktop.external == [] and desktop.unexpected_errors() == []
 
 
 def test_chapters_have_figures_that_were_checked(reports):

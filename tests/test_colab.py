@@ -65,9 +65,11 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 
 def reader_requirements(root: Path = ROOT) -> list[str]:
-    """Requisitos fijados de ``requirements.txt`` que necesita quien sólo lee el libro."""
+    """Requisitos fijados de ``requirements.txt`` (los del lector) más ``nbclient``, que
+    hace aquí de entorno de ejecución de Colab (su versión, de ``requirements-dev.txt``)."""
     pins = make_notebooks.read_pins(root / "requirements.txt")
-    return [pin for name, pin in pins.items() if name not in BUILD_TOOLS]
+    harness = make_notebooks.read_pins(root / "requirements-dev.txt")["nbclient"]
+    return [pin for name, pin in pins.items() if name not in BUILD_TOOLS] + [harness]
 
 
 def test_reader_requirements_leave_out_build_tools():

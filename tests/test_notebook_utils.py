@@ -48,3 +48,57 @@ def test_environment_summary_names_versions():
     info = notebook.environment_summary()
     assert info["numpy"] == np.__version__
     assert "torch" in info and int(info["cpus"]) >= 1
+
+
+def test_progress_in_the_book_build_is_a_disabled_text_bar(monkeypatch):
+    from tqdm.std import tqdm
+
+    monkeypatch.setenv("LABCODE_BUILD", "1")
+    bar = notebook.progress(range(3), disable=False)  # quien llama pide mostrarla
+    assert type(bar) is tqdm and bar.disable
+    assert list(bar) == [0, 1, 2]
+    monkeypatch.delenv("LABCODE_BUILD")
+    assert not notebook.progress(range(3), disable=False).disable
+
+
+def test_third_party_bars_are_silenced_only_during_the_build(monkeypatch):
+    import types
+
+    from tqdm.std import tqdm
+
+    original = object()
+    module = types.SimpleNamespace(tqdm=original)
+    monkeypatch.delenv("LABCODE_BUILD", raising=False)
+    with notebook.no_widget_bars_in_build(module):
+        assert module.tqdm is original
+    monkeypatch.setenv("LABCODE_BUILD", "1")
+    with notebook.no_widget_bars_in_build(module):
+        bar = module.tqdm(range(2))
+        assert type(bar) is tqdm and bar.disable
+    assert module.tqdm is original
+
+
+def test_record_peak_memory_only_writes_during_the_build(monkeypatch, tmp_path):
+    import json
+
+    monkeypatch.setenv("LABCODE_BUILD_DIR", str(tmp_path))
+    monkeypatch.delenv("LABCODE_BUILD", raising=False)
+    assert notebook.record_peak_memory("01_x") is None
+    assert not (tmp_path / notebook.PEAK_RSS_DIR).exists()
+    monkeypatch.setenv("LABCODE_BUILD", "1")
+    big = np.ones(64 * 2**20 // 8)  # 64 MiB vivos: el pico es al menos eso
+    record = notebook.record_peak_memory("01_x")
+    saved = json.loads((tmp_path / notebook.PEAK_RSS_DIR / "01_x.json").read_text())
+    assert saved == record and saved["01_x"] >= big.nbytes
+
+
+def test_every_executed_chapter_records_its_peak_memory_in_its_last_cell():
+    import jupytext
+    from bookutil import ROOT, notebook_files
+
+    for page in notebook_files():
+        nb = jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+        last = nb.cells[-1]
+        stem = page.rsplit("/", 1)[-1]
+        assert last.cell_type == "code" and f'record_peak_memory("{stem}")' in last.source, page
+        assert "remove-cell" in last.metadata.get("tags", []), page

