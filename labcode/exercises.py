@@ -105,7 +105,68 @@ def _diagnose(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | 
     return None
 
 
-def check_11_1(respuesta, atol: float = 1e-2) -> bool:
+#: Tolerancias del ejercicio 11.1: con dos decimales en cada paso basta. Los pesos
+#: redondeados a dos decimales se equivocan en menos de 0,01; la salida multiplica esos
+#: pesos por V (valores de hasta 3), así que su error puede llegar a 3 · 3 · 0,005 = 0,045.
+TOLERANCIAS_11_1 = {"pesos": 0.01, "salida": 0.05}
+
+
+def _parts_11_1(respuesta, n: int, d_v: int) -> tuple[dict | None, str | None]:
+    """Separa la respuesta del 11.1 en ``{"pesos": ..., "salida": ...}`` o explica el problema.
+
+    Si es la tupla ``(pesos, salida)`` (orden cambiado), devuelve las partes en su
+    sitio y un aviso que hace fallar el ejercicio.
+    """
+    if isinstance(respuesta, dict):
+        parts = {key: respuesta[key] for key in ("pesos", "salida") if key in respuesta}
+        if not parts:
+            return None, ("el diccionario debe tener la clave 'pesos' y/o 'salida'; se "
+                          f"recibieron las claves {sorted(map(str, respuesta))}.")
+        return parts, None
+    if isinstance(respuesta, tuple):
+        if len(respuesta) != 2:
+            return None, ("se esperaba la tupla (salida, pesos); se recibió una tupla de "
+                          f"{len(respuesta)} elementos.")
+        shapes = [np.shape(x) if not isinstance(x, str) else None for x in respuesta]
+        if shapes == [(n, n), (n, d_v)]:
+            return {"salida": respuesta[1], "pesos": respuesta[0]}, (
+                "orden: devolviste (pesos, salida), pero el orden es (salida, pesos), el mismo "
+                "que scaled_dot_product_attention. Abajo se comprueba cada parte en su sitio.")
+        return {"salida": respuesta[0], "pesos": respuesta[1]}, None
+    try:
+        arr = np.asarray(respuesta, dtype=float)
+    except (TypeError, ValueError):
+        return None, "no se pudo convertir la respuesta en un array numérico."
+    if arr.shape == (n, n):
+        return {"pesos": arr}, None
+    if arr.shape == (n, d_v):
+        return {"salida": arr}, None
+    return None, (f"se esperaba la matriz de pesos {(n, n)} o la salida {(n, d_v)}; se "
+                  f"recibió la forma {arr.shape}.")
+
+
+def _check_part_11_1(name, answer, expected, mistakes, atol, n) -> tuple[bool, str]:
+    ok, message = _compare_arrays(name, answer, expected, atol=atol)
+    if ok or answer is None:
+        return ok, message
+    try:
+        got = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        return ok, message
+    if got.shape == expected.shape and np.isfinite(got).all():
+        hint = _diagnose(name, got, mistakes, atol)
+        if hint is not None:
+            return ok, hint
+        if name == "pesos" and not np.allclose(got.sum(axis=1), 1.0, atol=atol):
+            sums = np.round(got.sum(axis=1), 3).tolist()
+            return ok, (f"pesos: cada fila debe sumar 1 (es una softmax); las sumas de tus filas "
+                        f"son {sums}.")
+    elif name == "salida" and got.shape == (n, n):
+        return ok, "salida: tiene forma (3, 3): ¿olvidaste multiplicar los pesos por V?"
+    return ok, message
+
+
+def check_11_1(respuesta, atol: float | None = None) -> bool:
     """Comprueba el ejercicio 11.1 (autoatención a mano con ``EJERCICIO_11_1``).
 
     Parameters
@@ -115,12 +176,14 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
 
         - la matriz de pesos de atención ``(3, 3)`` (filas = consultas);
         - la salida ``(3, 2)`` (``pesos @ V``);
-        - la tupla ``(salida, pesos)`` (el orden de ``scaled_dot_product_attention``);
+        - la tupla ``(salida, pesos)`` (el orden de ``scaled_dot_product_attention``;
+          si llega al revés, ``(pesos, salida)``, lo dice);
         - un diccionario ``{"pesos": ..., "salida": ...}`` con una o ambas claves.
 
         ``None`` significa «todavía no hay respuesta».
-    atol : float
-        Tolerancia: con dos decimales basta.
+    atol : float, optional
+        Tolerancia común. Por defecto, :data:`TOLERANCIAS_11_1`: con dos decimales
+        en cada paso basta (0,01 en los pesos y 0,05 en la salida).
 
     Returns
     -------
@@ -132,71 +195,32 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
         return _report(False, "Ejercicio 11.1: todavía no hay respuesta (el valor es None).")
     expected, mistakes = _ex11_1_candidates()
     n, d_v = expected["salida"].shape
-    if isinstance(respuesta, dict):
-        parts = {key: respuesta[key] for key in ("pesos", "salida") if key in respuesta}
-        if not parts:
-            return _report(
-                False,
-                "Ejercicio 11.1: el diccionario debe tener la clave 'pesos' y/o 'salida'; "
-                f"se recibieron las claves {sorted(map(str, respuesta))}.",
-            )
-    elif isinstance(respuesta, tuple):
-        if len(respuesta) != 2:
-            return _report(
-                False,
-                "Ejercicio 11.1: se esperaba la tupla (salida, pesos); "
-                f"se recibió una tupla de {len(respuesta)} elementos.",
-            )
-        parts = {"salida": respuesta[0], "pesos": respuesta[1]}
-    else:
-        try:
-            arr = np.asarray(respuesta, dtype=float)
-        except (TypeError, ValueError):
-            return _report(
-                False, "Ejercicio 11.1: no se pudo convertir la respuesta en un array numérico."
-            )
-        if arr.shape == (n, n):
-            parts = {"pesos": arr}
-        elif arr.shape == (n, d_v):
-            parts = {"salida": arr}
-        else:
-            return _report(
-                False,
-                f"Ejercicio 11.1: se esperaba la matriz de pesos {(n, n)} o la salida "
-                f"{(n, d_v)}; se recibió la forma {arr.shape}.",
-            )
-    all_ok = True
+    parts, problem = _parts_11_1(respuesta, n, d_v)
+    if parts is None:
+        return _report(False, f"Ejercicio 11.1: {problem}")
+    all_ok = problem is None
+    if problem is not None:
+        print("❌ " + problem)
     for name in ("pesos", "salida"):
-        if name not in parts:
-            continue
-        ok, message = _compare_arrays(name, parts[name], expected[name], atol=atol)
-        if not ok and parts[name] is not None:
-            try:
-                got = np.asarray(parts[name], dtype=float)
-            except (TypeError, ValueError):
-                got = None
-            if got is not None and got.shape == expected[name].shape and np.isfinite(got).all():
-                hint = _diagnose(name, got, mistakes[name], atol)
-                if hint is not None:
-                    message = hint
-                elif name == "pesos" and not np.allclose(got.sum(axis=1), 1.0, atol=atol):
-                    sums = np.round(got.sum(axis=1), 3).tolist()
-                    message = (
-                        f"pesos: cada fila debe sumar 1 (es una softmax); las sumas de tus filas "
-                        f"son {sums}."
-                    )
-            elif got is not None and name == "salida" and got.shape == (n, n):
-                message = "salida: tiene forma (3, 3): ¿olvidaste multiplicar los pesos por V?"
-        print(("✅ " if ok else "❌ ") + message)
-        all_ok = all_ok and ok
+        if name in parts:
+            tol = TOLERANCIAS_11_1[name] if atol is None else atol
+            ok, message = _check_part_11_1(name, parts[name], expected[name], mistakes[name],
+                                           tol, n)
+            print(("✅ " if ok else "❌ ") + message)
+            all_ok = all_ok and ok
     if all_ok:
         return _report(True, "Ejercicio 11.1 resuelto: ¡la atención calculada a mano es correcta!")
     return _report(False, "Ejercicio 11.1: todavía no es correcto; revisa los mensajes de arriba.")
 
 
 def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=True,
-                   split="ok", axis=-1, merge=True):
-    """Atención multi-cabeza de referencia, con variantes que reproducen errores comunes."""
+                   split="ok", axis=-1, merge="ok"):
+    """Atención multi-cabeza de referencia, con variantes que reproducen errores comunes.
+
+    ``split="reshape"``: dividir con un ``reshape`` directo a ``(b, h, n, d_head)``.
+    ``merge="reshape"``: unir con un ``reshape`` directo de ``(b, h, n, d_head)`` a
+    ``(b, n, d_model)``, sin trasponer antes. ``merge=None`` devuelve las cabezas sin unir.
+    """
     b, n, d_model = x.shape
     d_head = d_model // num_heads
 
@@ -213,10 +237,77 @@ def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=Tru
         s = s / np.sqrt(d_model)
     w = _softmax_rows(s, axis=axis)  # (B, h, n, n)
     out = w @ v  # (B, h, n, d_head)
-    if not merge:
+    if merge is None:
         return out, w
-    out = out.transpose(0, 2, 1, 3).reshape(b, n, d_model)
+    if merge == "reshape":  # error común: reshape directo sin trasponer
+        out = out.reshape(b, n, d_model)
+    else:
+        out = out.transpose(0, 2, 1, 3).reshape(b, n, d_model)
     return (out @ w_o if use_wo else out), w
+
+
+#: Errores típicos del ejercicio 11.3 (mensaje y cómo reproducirlos con _mha_reference).
+_MISTAKES_11_3 = {
+    "olvidaste aplicar la proyección de salida W_o": {"use_wo": False},
+    "escalaste con √d_model en lugar de √d_head": {"scale": "model"},
+    "olvidaste dividir las puntuaciones por √d_head": {"scale": "none"},
+    "cabezas mal divididas: hiciste un reshape directo a (batch, h, n, d_head), que reparte "
+    "filas enteras (posiciones) entre las cabezas. Haz reshape a (batch, n, h, d_head) y después "
+    "traspón los ejes 1 y 2 (la unión estaba bien)": {"split": "reshape"},
+    "cabezas mal unidas: pasaste de (batch, h, n, d_head) a (batch, n, d_model) con un reshape "
+    "directo. Traspón antes a (batch, n, h, d_head) y después haz el reshape (la división "
+    "estaba bien)": {"merge": "reshape"},
+    "cabezas mal divididas Y mal unidas: usaste reshape directo en los dos sentidos (uno deshace "
+    "al otro, pero cada cabeza ha atendido entre trozos de posiciones distintas). Divide con "
+    "reshape a (batch, n, h, d_head) + trasponer, y une con trasponer + reshape": {
+        "split": "reshape", "merge": "reshape"},
+    "la softmax va sobre el último eje (las claves), no sobre el penúltimo": {"axis": -2},
+}
+
+
+def _call_11_3(fn, x, weights, num_heads, title, where):
+    """Llama a la función del lector; devuelve ``(salida, pesos, None)`` o ``(.., .., error)``."""
+    try:
+        result = fn(x.copy(), *(w.copy() for w in weights), num_heads)
+    except NotImplementedError:
+        return None, None, (f"{title}: la función todavía no está implementada (lanza "
+                            "NotImplementedError). Completa los TODO.")
+    except Exception as err:  # noqa: BLE001 - el error es del código del lector
+        return None, None, (f"{title}: tu función lanzó {type(err).__name__}: {err} {where}. "
+                            "Revisa las formas paso a paso (imprime .shape tras cada operación).")
+    if result is None:
+        return None, None, (f"{title}: la función devolvió None: todavía no está implementada "
+                            "(¿falta el return?).")
+    got_w = None
+    if isinstance(result, tuple):
+        if len(result) == 0:
+            return None, None, f"{title}: la función devolvió una tupla vacía."
+        got_w = result[1] if len(result) > 1 else None
+        result = result[0]
+    try:
+        return np.asarray(result, dtype=float), got_w, None
+    except (TypeError, ValueError):
+        return None, None, (f"{title}: no se pudo convertir lo devuelto en un array numérico "
+                            f"(tipo {type(result).__name__}).")
+
+
+def _shape_hint_11_3(got_shape, batch, num_heads, n, d_head) -> str:
+    if got_shape == (batch, num_heads, n, d_head):
+        return " Falta unir las cabezas (merge_heads) y aplicar W_o."
+    if got_shape == (batch, num_heads, n, n):
+        return " Parece que devolviste los pesos de atención en lugar de la salida."
+    return ""
+
+
+def _values_hint_11_3(got, x, weights, num_heads, first_config: bool) -> str:
+    for message, kwargs in _MISTAKES_11_3.items():
+        wrong, _ = _mha_reference(x, *weights, num_heads, **kwargs)
+        if np.max(np.abs(got - wrong)) <= 1e-6:
+            return f" Diagnóstico: {message}."
+    if not first_config:
+        return (" Funcionó con la configuración anterior: ¿dejaste fijo algún tamaño "
+                "(num_heads, d_head...) en lugar de calcularlo?")
+    return ""
 
 
 def check_11_3(fn) -> bool:
@@ -249,89 +340,25 @@ def check_11_3(fn) -> bool:
         )
     configs = [(2, 5, 8, 2, 11), (3, 4, 12, 3, 12)]  # (batch, n, d_model, num_heads, seed)
     for i, (batch, n, d_model, num_heads, seed) in enumerate(configs):
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(batch, n, d_model))
+        x = np.random.default_rng(seed).normal(size=(batch, n, d_model))
         mha = MultiHeadAttentionNumPy(d_model, num_heads, seed=seed)
         weights = (mha.W_q, mha.W_k, mha.W_v, mha.W_o)
         expected, expected_w = mha(x)
         where = f"(batch={batch}, n={n}, d_model={d_model}, num_heads={num_heads})"
-        try:
-            result = fn(x.copy(), *(w.copy() for w in weights), num_heads)
-        except NotImplementedError:
-            return _report(
-                False,
-                f"{title}: la función todavía no está implementada (lanza NotImplementedError). "
-                "Completa los TODO.",
-            )
-        except Exception as err:  # noqa: BLE001 - el error es del código del lector
-            return _report(
-                False,
-                f"{title}: tu función lanzó {type(err).__name__}: {err} {where}. "
-                "Revisa las formas paso a paso (imprime .shape tras cada operación).",
-            )
-        if result is None:
-            return _report(
-                False,
-                f"{title}: la función devolvió None: todavía no está implementada "
-                "(¿falta el return?).",
-            )
-        got_w = None
-        if isinstance(result, tuple):
-            if len(result) == 0:
-                return _report(False, f"{title}: la función devolvió una tupla vacía.")
-            got_w = result[1] if len(result) > 1 else None
-            result = result[0]
-        try:
-            got = np.asarray(result, dtype=float)
-        except (TypeError, ValueError):
-            return _report(
-                False,
-                f"{title}: no se pudo convertir lo devuelto en un array numérico "
-                f"(tipo {type(result).__name__}).",
-            )
-        d_head = d_model // num_heads
+        got, got_w, problem = _call_11_3(fn, x, weights, num_heads, title, where)
+        if problem is not None:
+            return _report(False, problem)
         if got.shape != expected.shape:
-            if got.shape == (batch, num_heads, n, d_head):
-                hint = " Falta unir las cabezas (merge_heads) y aplicar W_o."
-            elif got.shape == (batch, num_heads, n, n):
-                hint = " Parece que devolviste los pesos de atención en lugar de la salida."
-            else:
-                hint = ""
-            return _report(
-                False,
-                f"{title}: se esperaba una salida de forma {expected.shape} {where}; "
-                f"se recibió {got.shape}.{hint}",
-            )
+            hint = _shape_hint_11_3(got.shape, batch, num_heads, n, d_model // num_heads)
+            return _report(False, f"{title}: se esperaba una salida de forma {expected.shape} "
+                                  f"{where}; se recibió {got.shape}.{hint}")
         if not np.all(np.isfinite(got)):
             return _report(False, f"{title}: la salida contiene NaN o infinitos {where}.")
         err = float(np.max(np.abs(got - expected)))
         if err > 1e-6:
-            variants = {
-                "olvidaste aplicar la proyección de salida W_o": {"use_wo": False},
-                "escalaste con √d_model en lugar de √d_head": {"scale": "model"},
-                "olvidaste dividir las puntuaciones por √d_head": {"scale": "none"},
-                "partiste las cabezas con un reshape directo a (batch, h, n, d_head); hay que "
-                "hacer reshape a (batch, n, h, d_head) y después trasponer": {"split": "reshape"},
-                "la softmax va sobre el último eje (las claves), no sobre el penúltimo": {
-                    "axis": -2
-                },
-            }
-            hint = (
-                " Funcionó con la configuración anterior: ¿dejaste fijo algún tamaño "
-                "(num_heads, d_head...) en lugar de calcularlo?"
-                if i > 0
-                else ""
-            )
-            for message, kwargs in variants.items():
-                wrong, _ = _mha_reference(x, *weights, num_heads, **kwargs)
-                if np.max(np.abs(got - wrong)) <= 1e-6:
-                    hint = f" Diagnóstico: {message}."
-                    break
-            return _report(
-                False,
-                f"{title}: la forma es correcta pero los valores no {where}: diferencia máxima "
-                f"{err:.3g} (> 1e-06).{hint}",
-            )
+            hint = _values_hint_11_3(got, x, weights, num_heads, first_config=i == 0)
+            return _report(False, f"{title}: la forma es correcta pero los valores no {where}: "
+                                  f"diferencia máxima {err:.3g} (> 1e-06).{hint}")
         if got_w is not None:
             ok, message = _compare_arrays("pesos", got_w, expected_w, atol=1e-6)
             if not ok:
