@@ -716,8 +716,8 @@ def check_cap6_kv_cache(respuesta) -> bool:
     )
 
 
-def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
-    """Comprueba el ejercicio 11.4: métricas de clasificación calculadas a mano.
+def check_cap7_metricas(respuesta, y_true=None, y_pred=None) -> bool:
+    """Práctica del capítulo 7: métricas de clasificación calculadas a mano.
 
     Parameters
     ----------
@@ -736,7 +736,7 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
         ``True`` si todo coincide con :func:`labcode.sentiment.classification_metrics`.
         Nunca lanza excepciones: explica el error.
     """
-    name = "Ejercicio 11.4"
+    name = "Métricas a mano"
     if respuesta is None:
         return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not isinstance(respuesta, dict):
@@ -788,12 +788,12 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Capítulo 8 (generación de texto): ejercicio 11.5, filtrado top-p (núcleo)
+# Capítulo 8 (generación de texto): práctica del filtrado top-p (núcleo)
 # ---------------------------------------------------------------------------
 
 
-def _ex11_5_cases() -> list[tuple[str, object, float]]:
-    """Casos de prueba del ejercicio 11.5: ``(descripción, logits (V,), p)``."""
+def _top_p_cases() -> list[tuple[str, object, float]]:
+    """Casos de prueba del filtrado top-p: ``(descripción, logits (V,), p)``."""
     import torch
 
     g = torch.Generator().manual_seed(115)
@@ -811,8 +811,8 @@ def _ex11_5_cases() -> list[tuple[str, object, float]]:
     return cases
 
 
-def check_11_5(fn) -> bool:
-    """Ejercicio 11.5: ``fn(logits, p)`` debe devolver la distribución top-p.
+def check_cap8_top_p(fn) -> bool:
+    """Práctica del capítulo 8: ``fn(logits, p)`` debe devolver la distribución top-p.
 
     Se compara con :func:`labcode.generation.top_p_filter` en varios casos
     aleatorios y en casos límite (``p = 1``, distribuciones muy concentradas o
@@ -828,7 +828,7 @@ def check_11_5(fn) -> bool:
 
     from labcode.generation import top_p_filter
 
-    name = "Ejercicio 11.5"
+    name = "Top-p a mano"
     if fn is None:
         return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not callable(fn):
@@ -837,7 +837,7 @@ def check_11_5(fn) -> bool:
             f"{name}: se esperaba una función mi_top_p(logits, p); se recibió "
             f"{type(fn).__name__}.",
         )
-    cases = _ex11_5_cases()
+    cases = _top_p_cases()
     for desc, logits, p in cases:
         try:
             got = fn(logits.clone(), p)
@@ -1018,3 +1018,249 @@ def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
                               "Pista: busca el máximo de head_statistics(maps)['previous'].")
     return _report(True, f"{name} resuelto: capa {capa}, cabeza {cabeza}, con "
                          f"{prev[capa, cabeza]:.2f} de la atención al token anterior.")
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 7: ejercicio 11.4, el bucle de ajuste fino escrito por el lector
+# ---------------------------------------------------------------------------
+
+#: Tamaño del ejercicio 11.4: cabe en un par de minutos de CPU. ``min_accuracy`` sale
+#: de ejecuciones medidas de la solución (ver el capítulo 7), con margen.
+EJERCICIO_11_4 = {"n_train": 384, "n_val": 200, "batch_size": 16, "max_length": 40,
+                  "epochs": 2, "seed": 0, "min_accuracy": 0.70}
+
+
+def _batches_11_4(tokenizer, sentences, labels, batch_size, max_length) -> list[dict]:
+    import torch
+
+    out = []
+    for i in range(0, len(sentences), batch_size):
+        batch = tokenizer(list(sentences[i:i + batch_size]), padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt")
+        batch["labels"] = torch.tensor(list(labels[i:i + batch_size]))
+        out.append(dict(batch))
+    return out
+
+
+def datos_11_4() -> dict:
+    """Modelo y lotes del ejercicio 11.4 (siempre los mismos, con semilla fija).
+
+    Returns
+    -------
+    dict
+        ``modelo``: el codificador del perfil (all-MiniLM-L6-v2 en ``quick``) con una
+        cabeza de clasificación nueva; ``lotes_entrenamiento`` y ``lotes_validacion``:
+        listas de diccionarios ``input_ids``, ``attention_mask``... y ``labels``, que se
+        pasan tal cual al modelo (``modelo(**lote).loss``); ``num_pasos``: pasos que debe
+        dar el bucle (``epochs`` vueltas a los lotes de entrenamiento).
+    """
+    import torch
+
+    from labcode import pretrained
+
+    cfg = EJERCICIO_11_4
+    train = pretrained.load_sst2("train", limit=cfg["n_train"])
+    val = pretrained.load_sst2("validation", limit=cfg["n_val"])
+    spec = pretrained.resolve_bert_model()
+    tokenizer = pretrained.load_tokenizer(spec)
+    torch.manual_seed(cfg["seed"])
+    model = pretrained.load_bert_for_classification(spec, num_labels=2)
+    args = (cfg["batch_size"], cfg["max_length"])
+    train_batches = _batches_11_4(tokenizer, train["sentence"], train["label"], *args)
+    return {
+        "modelo": model,
+        "lotes_entrenamiento": train_batches,
+        "lotes_validacion": _batches_11_4(tokenizer, val["sentence"], val["label"], *args),
+        "num_pasos": cfg["epochs"] * len(train_batches),
+    }
+
+
+def exactitud_11_4(model, batches) -> float:
+    """Exactitud de referencia: ``argmax`` de los logits frente a ``labels``, sin gradientes."""
+    import torch
+
+    model.eval()
+    hits = total = 0
+    with torch.no_grad():
+        for batch in batches:
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            pred = model(**inputs).logits.argmax(dim=-1)
+            hits += int((pred == batch["labels"]).sum())
+            total += len(batch["labels"])
+    return hits / total
+
+
+def _run_student_11_4(entrenar, evaluar, data) -> tuple[float | None, str | None, bool]:
+    """Ejecuta el bucle y la evaluación del lector: ``(exactitud, problema, pesos cambiados)``."""
+    import torch
+
+    model = data["modelo"]
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.manual_seed(EJERCICIO_11_4["seed"])  # el mismo dropout en cada comprobación
+    try:
+        entrenar(model, data["lotes_entrenamiento"], data["num_pasos"])
+    except NotImplementedError:
+        return None, "entrenar todavía no está implementado (lanza NotImplementedError).", False
+    except Exception as exc:  # noqa: BLE001 - el error es del código del lector
+        return None, f"entrenar lanzó {type(exc).__name__}: {exc}", False
+    changed = any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(),
+                                                                strict=True))
+    try:
+        got = evaluar(model, data["lotes_validacion"])
+        got = float(got)
+    except NotImplementedError:
+        return None, "evaluar todavía no está implementado (lanza NotImplementedError).", changed
+    except Exception as exc:  # noqa: BLE001
+        return None, f"evaluar lanzó o devolvió algo no numérico ({type(exc).__name__}: {exc}).", \
+            changed
+    return got, None, changed
+
+
+def check_11_4(entrenar, evaluar, data: dict | None = None) -> bool:
+    """Ejercicio 11.4: ¿aprende tu bucle de ajuste fino?
+
+    Llama a ``entrenar(modelo, lotes_entrenamiento, num_pasos)`` (que debe ajustar
+    ``modelo`` en el sitio) y a ``evaluar(modelo, lotes_validacion)`` (que debe
+    devolver la exactitud entre 0 y 1) con los datos de :func:`datos_11_4`, y
+    comprueba dos cosas: que tu evaluación coincide con :func:`exactitud_11_4` y
+    que la exactitud de validación alcanza ``EJERCICIO_11_4["min_accuracy"]``.
+
+    Parameters
+    ----------
+    entrenar, evaluar : callable
+        Las funciones del lector.
+    data : dict, optional
+        Lo que devuelve :func:`datos_11_4` (por defecto se carga de nuevo: modelo
+        recién creado con la misma semilla).
+
+    Returns
+    -------
+    bool
+        ``True`` si aprende y la evaluación es correcta. Nunca lanza excepciones.
+    """
+    name = "Ejercicio 11.4"
+    if entrenar is None or evaluar is None:
+        return _report(False, f"{name}: todavía no hay respuesta (entrenar o evaluar es None).")
+    if not (callable(entrenar) and callable(evaluar)):
+        return _report(False, f"{name}: entrenar y evaluar deben ser funciones.")
+    data = datos_11_4() if data is None else data
+    got, problem, changed = _run_student_11_4(entrenar, evaluar, data)
+    if problem is not None:
+        return _report(False, f"{name}: {problem}")
+    if not changed:
+        return _report(False, f"{name}: los pesos del modelo no cambiaron: ¿llamaste a "
+                              "loss.backward() y optimizer.step() en cada paso?")
+    acc = exactitud_11_4(data["modelo"], data["lotes_validacion"])
+    minimum = EJERCICIO_11_4["min_accuracy"]
+    if abs(got - acc) > 1e-6:
+        hint = " (¿en porcentaje? se pide una proporción entre 0 y 1)" if got > 1 else ""
+        return _report(False, f"{name}: tu evaluar devuelve {got:.4f}, pero la exactitud del "
+                              f"modelo en esos lotes es {acc:.4f}{hint}. Revisa: model.eval(), "
+                              "argmax sobre el último eje de los logits y dividir por el número "
+                              "de frases, no de lotes.")
+    if acc < minimum:
+        return _report(False, f"{name}: tu bucle entrena, pero la exactitud de validación es "
+                              f"{acc:.3f} (< {minimum}). Pistas: optimizer.zero_grad() en cada "
+                              "paso, model.train() antes del bucle, lr entre 2e-5 y 1e-4 y "
+                              "scheduler.step() tras optimizer.step().")
+    return _report(True, f"{name} resuelto: tu bucle aprende (exactitud de validación {acc:.3f} "
+                         f"≥ {minimum} tras {data['num_pasos']} pasos) y tu evaluación coincide "
+                         "con la de referencia.")
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 8: ejercicio 11.5, medir la coherencia de un texto generado
+# ---------------------------------------------------------------------------
+
+#: Funciones que pide el ejercicio 11.5, con la referencia de labcode.generation.
+_FUNCTIONS_11_5 = {"distinct_n": "distinct_n", "repetidos": "repeated_ngram_share",
+                   "perplejidad": "perplexity_from_logprobs"}
+
+
+def _cases_11_5() -> dict[str, list[tuple]]:
+    texts = ["el gato come pan y el gato come queso".split(),
+             "a b a b a b".split(), "uno dos tres".split(), ["hola"],
+             list("abracadabra")]
+    ngram_cases = [(t, n) for t in texts for n in (1, 2, 3)]
+    logprob_cases = [([-1.0, -2.0, -0.5],), ([-0.1] * 10,), ([0.0],), ([-3.2, -0.7],)]
+    return {"distinct_n": ngram_cases, "repetidos": ngram_cases, "perplejidad": logprob_cases}
+
+
+def _hint_11_5(key: str, fn, args) -> str:
+    from labcode import generation as g
+
+    if key == "perplejidad":
+        lp = args[0]
+        wrong = {"exp(media) sin el signo menos": np.exp(np.mean(lp)),
+                 "la suma en lugar de la media": np.exp(-np.sum(lp)),
+                 "base 2 (2 ** ...) en lugar de e": 2 ** (-np.mean(lp))}
+    else:
+        tokens, n = args
+        grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        wrong = {"solo contaste las repeticiones a partir de la segunda aparición (eso es "
+                 "1 - distinct_n)": 1 - g.distinct_n(tokens, n) if grams else 0.0,
+                 "usaste palabras sueltas en lugar de n-gramas": g.distinct_n(tokens, 1)
+                 if key == "distinct_n" else g.repeated_ngram_share(tokens, 1)}
+        if key == "distinct_n":
+            wrong.pop(next(iter(wrong)))  # «1 - distinct_n» solo tiene sentido en repetidos
+    try:
+        got = float(fn(*args))
+    except Exception:  # noqa: BLE001
+        return ""
+    for message, value in wrong.items():
+        if abs(got - float(value)) < 1e-9:
+            return f" Diagnóstico: {message}."
+    return ""
+
+
+def check_11_5(funciones) -> bool:
+    """Ejercicio 11.5: comprueba tus medidas de coherencia con entradas fijas.
+
+    Parameters
+    ----------
+    funciones : dict
+        ``{"distinct_n": f(tokens, n), "repetidos": g(tokens, n),
+        "perplejidad": h(logprobs)}``; se comparan (tolerancia ``1e-9``) con
+        :func:`labcode.generation.distinct_n`,
+        :func:`labcode.generation.repeated_ngram_share` y
+        :func:`labcode.generation.perplexity_from_logprobs` en textos con y sin
+        repeticiones, textos más cortos que ``n`` y listas de log-probabilidades.
+
+    Returns
+    -------
+    bool
+        ``True`` si las tres coinciden en todos los casos. Nunca lanza excepciones.
+    """
+    from labcode import generation as g
+
+    name = "Ejercicio 11.5"
+    if funciones is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    if not isinstance(funciones, dict):
+        return _report(False, f"{name}: se esperaba un diccionario con las claves "
+                              f"{sorted(_FUNCTIONS_11_5)}; se recibió {type(funciones).__name__}.")
+    missing = [k for k in _FUNCTIONS_11_5 if not callable(funciones.get(k))]
+    if missing:
+        return _report(False, f"{name}: faltan (o no son funciones) {missing}.")
+    all_ok = True
+    for key, cases in _cases_11_5().items():
+        reference = getattr(g, _FUNCTIONS_11_5[key])
+        for args in cases:
+            expected = reference(*args)
+            try:
+                got = float(funciones[key](*args))
+            except Exception as exc:  # noqa: BLE001 - el código del lector puede fallar
+                got, error = None, f"lanzó {type(exc).__name__}: {exc}"
+            else:
+                error = None if abs(got - expected) <= 1e-9 else (
+                    f"devolvió {got:.6g} y debía ser {expected:.6g}")
+            if error is not None:
+                shown = ", ".join(repr(a) for a in args)
+                print(f"❌ {key}({shown}): {error}.{_hint_11_5(key, funciones[key], args)}")
+                all_ok = False
+                break
+        else:
+            print(f"✅ {key}: coincide con la referencia en {len(cases)} casos.")
+    if all_ok:
+        return _report(True, f"{name} resuelto: tus tres medidas coinciden con las de referencia.")
+    return _report(False, f"{name}: todavía no es correcto; revisa los mensajes de arriba.")

@@ -10,6 +10,7 @@
   *embeddings* de palabra).
 - :func:`train_mlm`: un bucle de preentrenamiento (AdamW) con barra de progreso.
 - :func:`fill_mask`: las ``k`` palabras más probables para cada ``[MASK]``.
+- :func:`span_corrupt`: el objetivo de texto a texto de T5 (tramos con centinelas).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "train_mlm",
     "mlm_loss",
     "fill_mask",
+    "span_corrupt",
 ]
 
 #: Tokens especiales, en el orden de sus ids (``[PAD]`` = 0, como en BERT).
@@ -360,3 +362,36 @@ def fill_mask(model: BertForMLM, tokenizer: WordTokenizer, sentence: str,
         out.append([(tokenizer.itos[i], float(p)) for p, i in zip(top.values, top.indices,
                                                                  strict=True)])
     return out
+
+
+def span_corrupt(tokens: Sequence[str], spans: Sequence[tuple[int, int]]) -> tuple[list[str],
+                                                                                   list[str]]:
+    """Corrupción de tramos de T5 (Raffel et al., 2020): entrada y objetivo de texto a texto.
+
+    Cada tramo ``[inicio, fin)`` de ``tokens`` se sustituye en la entrada por un
+    centinela ``<extra_id_i>``; el objetivo lista cada centinela seguido de lo
+    que tapaba y termina con un centinela más.
+
+    Raises
+    ------
+    ValueError
+        Si los tramos están vacíos, se solapan, no están ordenados o se salen de la frase.
+    """
+    previous_end = 0
+    for start, end in spans:
+        if not (previous_end <= start < end <= len(tokens)):
+            raise ValueError(
+                "span_corrupt: los tramos deben ser [inicio, fin) no vacíos, ordenados, sin "
+                f"solaparse y dentro de la frase de {len(tokens)} tokens; se recibió {list(spans)}."
+            )
+        previous_end = end
+    source: list[str] = []
+    target: list[str] = []
+    cursor = 0
+    for i, (start, end) in enumerate(spans):
+        source += [*tokens[cursor:start], f"<extra_id_{i}>"]
+        target += [f"<extra_id_{i}>", *tokens[start:end]]
+        cursor = end
+    source += list(tokens[cursor:])
+    target.append(f"<extra_id_{len(spans)}>")
+    return source, target

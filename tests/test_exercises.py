@@ -115,3 +115,114 @@ def test_11_3_diagnoses_split_and_merge_separately(capsys):
     assert "cabezas mal unidas" in out and "mal divididas" not in out
     assert check_11_3(_mha_with(True, True)) is False
     assert "mal divididas Y mal unidas" in capsys.readouterr().out
+
+
+# --- Ejercicio 11.4: el bucle de ajuste fino del lector --------------------------------
+
+def _toy_data_11_4():
+    """Un «modelo» diminuto con la interfaz de HF (``.loss`` y ``.logits``) y datos separables."""
+    from types import SimpleNamespace
+
+    import torch
+
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.EmbeddingBag(20, 2)
+
+        def forward(self, input_ids, attention_mask=None, labels=None):
+            logits = self.emb(input_ids)
+            loss = None if labels is None else torch.nn.functional.cross_entropy(logits, labels)
+            return SimpleNamespace(loss=loss, logits=logits)
+
+    g = torch.Generator().manual_seed(0)
+
+    def batches(n):
+        out = []
+        for _ in range(n):
+            labels = torch.randint(0, 2, (8,), generator=g)
+            ids = torch.randint(0, 10, (8, 5), generator=g) + 10 * labels[:, None]
+            out.append({"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                        "labels": labels})
+        return out
+
+    torch.manual_seed(0)
+    return {"modelo": Toy(), "lotes_entrenamiento": batches(10), "lotes_validacion": batches(5),
+            "num_pasos": 40}
+
+
+def _train_11_4(modelo, lotes, num_pasos):
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    opt = torch.optim.AdamW(modelo.parameters(), lr=0.1)
+    sched = get_linear_schedule_with_warmup(opt, num_pasos // 10, num_pasos)
+    modelo.train()
+    for paso in range(num_pasos):
+        modelo(**lotes[paso % len(lotes)]).loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+
+
+def test_11_4_accepts_a_loop_that_learns_and_names_typical_mistakes(capsys):
+    from labcode.exercises import check_11_4, exactitud_11_4
+
+    assert check_11_4(_train_11_4, exactitud_11_4, _toy_data_11_4()) is True
+    assert "tu bucle aprende" in capsys.readouterr().out
+    assert check_11_4(lambda m, lotes, n: None, exactitud_11_4, _toy_data_11_4()) is False
+    assert "los pesos del modelo no cambiaron" in capsys.readouterr().out
+
+    def percent(m, lotes):
+        return 100 * exactitud_11_4(m, lotes)
+
+    assert check_11_4(_train_11_4, percent, _toy_data_11_4()) is False
+    assert "¿en porcentaje?" in capsys.readouterr().out
+
+    def wrong_direction(modelo, lotes, num_pasos):  # sube la pérdida: no aprende
+        import torch
+
+        opt = torch.optim.SGD(modelo.parameters(), lr=1.0, maximize=True)
+        for paso in range(num_pasos):
+            modelo(**lotes[paso % len(lotes)]).loss.backward()
+            opt.step()
+            opt.zero_grad()
+
+    assert check_11_4(wrong_direction, exactitud_11_4, _toy_data_11_4()) is False
+    assert "la exactitud de validación es" in capsys.readouterr().out
+    assert check_11_4(None, None) is False
+
+
+# --- Ejercicio 11.5: medidas de coherencia ------------------------------------------------
+
+def test_11_5_accepts_reference_and_diagnoses_typical_mistakes(capsys):
+    import numpy as np
+
+    from labcode import generation as g
+    from labcode.exercises import check_11_5
+
+    good = {"distinct_n": g.distinct_n, "repetidos": g.repeated_ngram_share,
+            "perplejidad": g.perplexity_from_logprobs}
+    assert check_11_5(good) is True
+    capsys.readouterr()
+    no_sign = dict(good, perplejidad=lambda lp: float(np.exp(np.mean(lp))))
+    assert check_11_5(no_sign) is False
+    assert "sin el signo menos" in capsys.readouterr().out
+    only_repeats = dict(good, repetidos=lambda t, n: 1 - g.distinct_n(t, n))
+    assert check_11_5(only_repeats) is False
+    assert "1 - distinct_n" in capsys.readouterr().out
+    assert check_11_5({"distinct_n": g.distinct_n}) is False
+    assert "faltan" in capsys.readouterr().out
+    assert check_11_5(None) is False
+
+
+def test_reference_coherence_metrics_on_known_inputs():
+    import math
+
+    from labcode import generation as g
+
+    assert g.distinct_n("a b a b".split(), 2) == 2 / 3
+    assert g.repeated_ngram_share("a b a b".split(), 2) == 2 / 3
+    assert g.repeated_ngram_share("a b c".split(), 1) == 0.0
+    assert g.distinct_n(["a"], 2) == 0.0
+    assert math.isclose(g.perplexity_from_logprobs([math.log(0.5)] * 3), 2.0)

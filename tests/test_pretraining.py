@@ -101,3 +101,15 @@ def test_tiny_bert_mlm_loss_falls():
     assert top == "come"
     with pytest.raises(ValueError, match="no contiene"):
         fill_mask(model, tok, "el gato come pan")
+
+
+def test_span_corrupt_like_t5():
+    from labcode.pretraining import span_corrupt
+
+    words = "gracias por invitarme a tu fiesta la semana pasada".split()
+    src, tgt = span_corrupt(words, [(2, 4), (8, 9)])
+    assert src == ["gracias", "por", "<extra_id_0>", "tu", "fiesta", "la", "semana",
+                   "<extra_id_1>"]
+    assert tgt == ["<extra_id_0>", "invitarme", "a", "<extra_id_1>", "pasada", "<extra_id_2>"]
+    with pytest.raises(ValueError, match="solaparse"):
+        span_corrupt(words, [(2, 5), (4, 6)])
