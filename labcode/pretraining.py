@@ -254,6 +254,8 @@ def mlm_loss(model: BertForMLM, inputs: torch.Tensor, labels: torch.Tensor) -> t
     La cabeza solo se aplica a las posiciones elegidas (un 15 %): el resultado es el
     mismo que con todos los logits y el coste de la capa de salida, unas siete veces menor.
     """
+    device = next(model.parameters()).device
+    inputs, labels = inputs.to(device), labels.to(device)
     selected = labels != IGNORE_INDEX  # (B, T)
     if not bool(selected.any()):
         raise ValueError("mlm_loss: ninguna posición elegida (todas las etiquetas son -100).")
@@ -301,6 +303,7 @@ def train_mlm(
 ) -> MLMTrainResult:
     """Preentrena ``model`` con MLM: ventanas al azar, :func:`mask_tokens` y AdamW.
 
+    Entrena en el dispositivo donde esté ``model`` (los lotes se mueven a él).
     La tasa de aprendizaje sube linealmente el primer 10 % de los pasos y
     después baja linealmente a 0 (``get_linear_schedule_with_warmup`` de
     ``transformers``). Si se da ``val_ids``, mide la pérdida de validación
@@ -351,11 +354,13 @@ def fill_mask(model: BertForMLM, tokenizer: WordTokenizer, sentence: str,
     ids = tokenizer.encode(sentence)
     if tokenizer.mask_id not in ids:
         raise ValueError(f"fill_mask: la frase no contiene [MASK]: {sentence!r}.")
-    inputs = torch.tensor([[tokenizer.cls_id, *ids, tokenizer.sep_id]])
+    device = next(model.parameters()).device
+    inputs = torch.tensor([[tokenizer.cls_id, *ids, tokenizer.sep_id]], device=device)
     model.eval()
     with torch.no_grad():
         probs = model(inputs)[0].softmax(-1)  # (T, V)
     probs[:, list(tokenizer.special_ids)] = 0.0  # nunca proponemos un token especial
+    probs = probs.cpu()
     out = []
     for pos in (inputs[0] == tokenizer.mask_id).nonzero().flatten().tolist():
         top = probs[pos].topk(top_k)
