@@ -60,6 +60,16 @@ def _check_probs(mlm_probability: float, split: Sequence[float]) -> None:
         )
 
 
+def _normal_ids(special: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Ids del vocabulario que no son especiales (los que pueden salir al azar)."""
+    normal = torch.ones(vocab_size, dtype=torch.bool, device=special.device)
+    normal[special[special < vocab_size]] = False
+    allowed = normal.nonzero().flatten()
+    if allowed.numel() == 0:
+        raise ValueError("mask_tokens: no queda ningún token normal en el vocabulario.")
+    return allowed
+
+
 def mask_tokens(
     input_ids: torch.Tensor,
     mask_token_id: int,
@@ -102,11 +112,7 @@ def mask_tokens(
     _check_probs(mlm_probability, split)
     special = torch.tensor(sorted(set(int(i) for i in special_ids) | {int(mask_token_id)}),
                            dtype=input_ids.dtype, device=input_ids.device)
-    normal = torch.ones(vocab_size, dtype=torch.bool, device=input_ids.device)
-    normal[special[special < vocab_size]] = False
-    allowed = normal.nonzero().flatten()
-    if allowed.numel() == 0:
-        raise ValueError("mask_tokens: no queda ningún token normal en el vocabulario.")
+    allowed = _normal_ids(special, vocab_size)
 
     def uniform() -> torch.Tensor:
         return torch.rand(input_ids.shape, generator=generator, device=input_ids.device)
