@@ -105,9 +105,9 @@ def _diagnose(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | 
     return None
 
 
-#: Tolerancias del ejercicio 11.1: con dos decimales en cada paso basta. Los pesos
-#: redondeados a dos decimales se equivocan en menos de 0,01; la salida multiplica esos
-#: pesos por V (valores de hasta 3), así que su error puede llegar a 3 · 3 · 0,005 = 0,045.
+#: Tolerancias del ejercicio 11.1, pensadas para quien redondea cada paso a dos decimales.
+#: Los pesos redondeados se equivocan en menos de 0,01; la salida multiplica esos pesos
+#: por V (valores de hasta 3), así que su error puede llegar a 3 · 3 · 0,005 = 0,045.
 TOLERANCIAS_11_1 = {"pesos": 0.01, "salida": 0.05}
 
 
@@ -1024,7 +1024,7 @@ def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
 # Capítulo 7: ejercicio 11.4, el bucle de ajuste fino escrito por el lector
 # ---------------------------------------------------------------------------
 
-#: Tamaño del ejercicio 11.4: cabe en un par de minutos de CPU. ``min_accuracy`` sale
+#: Tamaño del ejercicio 11.4, que cabe en un par de minutos de CPU. ``min_accuracy`` sale
 #: de ejecuciones medidas de la solución (ver el capítulo 7), con margen.
 EJERCICIO_11_4 = {"n_train": 384, "n_val": 200, "batch_size": 16, "max_length": 40,
                   "epochs": 2, "seed": 0, "min_accuracy": 0.70}
