@@ -22,6 +22,8 @@ Cada módulo corresponde a un concepto (y a un capítulo) del libro:
 - :mod:`labcode.prompting`: clasificación con instrucciones y ejemplos (*few-shot*).
 - :mod:`labcode.efficient_attention`: atención eficiente frente a la atención completa.
 - :mod:`labcode.scaling`: leyes de escala de Kaplan y de Chinchilla.
+- :mod:`labcode.pretraining`: preentrenamiento MLM de BERT (enmascarado 80/10/10) y T5.
+- :mod:`labcode.diagrams`: diagramas de arquitectura dibujados desde la configuración.
 - :mod:`labcode.bench`: las mediciones de rendimiento (``python -m labcode bench``).
 - :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
 - :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
@@ -70,6 +72,8 @@ _SUBMODULES = {
     "bench",
     "checks",
     "errors",
+    "pretraining",
+    "diagrams",
 }
 
 

@@ -177,8 +177,67 @@ def _diagnose(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | 
     return None
 
 
+#: Tolerancias del ejercicio 11.1, pensadas para quien redondea cada paso a dos decimales.
+#: Los pesos redondeados se equivocan en menos de 0,01; la salida multiplica esos pesos
+#: por V (valores de hasta 3), así que su error puede llegar a 3 · 3 · 0,005 = 0,045.
+TOLERANCIAS_11_1 = {"pesos": 0.01, "salida": 0.05}
+
+
+def _parts_11_1(respuesta, n: int, d_v: int) -> tuple[dict | None, str | None]:
+    """Separa la respuesta del 11.1 en ``{"pesos": ..., "salida": ...}`` o explica el problema.
+
+    Si es la tupla ``(pesos, salida)`` (orden cambiado), devuelve las partes en su
+    sitio y un aviso que hace fallar el ejercicio.
+    """
+    if isinstance(respuesta, dict):
+        parts = {key: respuesta[key] for key in ("pesos", "salida") if key in respuesta}
+        if not parts:
+            return None, ("el diccionario debe tener la clave 'pesos' y/o 'salida'; se "
+                          f"recibieron las claves {sorted(map(str, respuesta))}.")
+        return parts, None
+    if isinstance(respuesta, tuple):
+        if len(respuesta) != 2:
+            return None, ("se esperaba la tupla (salida, pesos); se recibió una tupla de "
+                          f"{len(respuesta)} elementos.")
+        shapes = [np.shape(x) if not isinstance(x, str) else None for x in respuesta]
+        if shapes == [(n, n), (n, d_v)]:
+            return {"salida": respuesta[1], "pesos": respuesta[0]}, (
+                "orden: devolviste (pesos, salida), pero el orden es (salida, pesos), el mismo "
+                "que scaled_dot_product_attention. Abajo se comprueba cada parte en su sitio.")
+        return {"salida": respuesta[0], "pesos": respuesta[1]}, None
+    arr = _numeric_array(respuesta)
+    if arr is None:
+        return None, "no se pudo convertir la respuesta en un array numérico."
+    if arr.shape == (n, n):
+        return {"pesos": arr}, None
+    if arr.shape == (n, d_v):
+        return {"salida": arr}, None
+    return None, (f"se esperaba la matriz de pesos {(n, n)} o la salida {(n, d_v)}; se "
+                  f"recibió la forma {arr.shape}.")
+
+
+def _check_part_11_1(name, answer, expected, mistakes, atol, n) -> tuple[bool, str]:
+    ok, message = _compare_arrays(name, answer, expected, atol=atol)
+    if ok or answer is None:
+        return ok, message
+    got = _numeric_array(answer)
+    if got is None:
+        return ok, message
+    if got.shape == expected.shape and np.isfinite(got).all():
+        hint = _diagnose(name, got, mistakes, atol)
+        if hint is not None:
+            return ok, hint
+        if name == "pesos" and not np.allclose(got.sum(axis=1), 1.0, atol=atol):
+            sums = np.round(got.sum(axis=1), 3).tolist()
+            return ok, (f"pesos: cada fila debe sumar 1 (es una softmax); las sumas de tus filas "
+                        f"son {sums}.")
+    elif name == "salida" and got.shape == (n, n):
+        return ok, "salida: tiene forma (3, 3): ¿olvidaste multiplicar los pesos por V?"
+    return ok, message
+
+
 @_never_raises("Ejercicio 11.1")
-def check_11_1(respuesta, atol: float = 1e-2) -> bool:
+def check_11_1(respuesta, atol: float | None = None) -> bool:
     """Comprueba el ejercicio 11.1 (autoatención a mano con ``EJERCICIO_11_1``).
 
     Parameters
@@ -188,12 +247,14 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
 
         - la matriz de pesos de atención ``(3, 3)`` (filas = consultas);
         - la salida ``(3, 2)`` (``pesos @ V``);
-        - la tupla ``(salida, pesos)`` (el orden de ``scaled_dot_product_attention``);
+        - la tupla ``(salida, pesos)`` (el orden de ``scaled_dot_product_attention``;
+          si llega al revés, ``(pesos, salida)``, lo dice);
         - un diccionario ``{"pesos": ..., "salida": ...}`` con una o ambas claves.
 
         ``None`` significa «todavía no hay respuesta».
-    atol : float
-        Tolerancia: con dos decimales basta.
+    atol : float, optional
+        Tolerancia común. Por defecto, :data:`TOLERANCIAS_11_1`: con dos decimales
+        en cada paso basta (0,01 en los pesos y 0,05 en la salida).
 
     Returns
     -------
@@ -205,67 +266,32 @@ def check_11_1(respuesta, atol: float = 1e-2) -> bool:
         return _report(False, "Ejercicio 11.1: todavía no hay respuesta (el valor es None).")
     expected, mistakes = _ex11_1_candidates()
     n, d_v = expected["salida"].shape
-    if isinstance(respuesta, dict):
-        parts = {key: respuesta[key] for key in ("pesos", "salida") if key in respuesta}
-        if not parts:
-            return _report(
-                False,
-                "Ejercicio 11.1: el diccionario debe tener la clave 'pesos' y/o 'salida'; "
-                f"se recibieron las claves {sorted(map(str, respuesta))}.",
-            )
-    elif isinstance(respuesta, tuple):
-        if len(respuesta) != 2:
-            return _report(
-                False,
-                "Ejercicio 11.1: se esperaba la tupla (salida, pesos); "
-                f"se recibió una tupla de {len(respuesta)} elementos.",
-            )
-        parts = {"salida": respuesta[0], "pesos": respuesta[1]}
-    else:
-        arr = _numeric_array(respuesta)
-        if arr is None:
-            return _report(
-                False, "Ejercicio 11.1: no se pudo convertir la respuesta en un array numérico."
-            )
-        if arr.shape == (n, n):
-            parts = {"pesos": arr}
-        elif arr.shape == (n, d_v):
-            parts = {"salida": arr}
-        else:
-            return _report(
-                False,
-                f"Ejercicio 11.1: se esperaba la matriz de pesos {(n, n)} o la salida "
-                f"{(n, d_v)}; se recibió la forma {arr.shape}.",
-            )
-    all_ok = True
+    parts, problem = _parts_11_1(respuesta, n, d_v)
+    if parts is None:
+        return _report(False, f"Ejercicio 11.1: {problem}")
+    all_ok = problem is None
+    if problem is not None:
+        print("❌ " + problem)
     for name in ("pesos", "salida"):
-        if name not in parts:
-            continue
-        ok, message = _compare_arrays(name, parts[name], expected[name], atol=atol)
-        if not ok and parts[name] is not None:
-            got = _numeric_array(parts[name])
-            if got is not None and got.shape == expected[name].shape and np.isfinite(got).all():
-                hint = _diagnose(name, got, mistakes[name], atol)
-                if hint is not None:
-                    message = hint
-                elif name == "pesos" and not np.allclose(got.sum(axis=1), 1.0, atol=atol):
-                    sums = np.round(got.sum(axis=1), 3).tolist()
-                    message = (
-                        f"pesos: cada fila debe sumar 1 (es una softmax); las sumas de tus filas "
-                        f"son {sums}."
-                    )
-            elif got is not None and name == "salida" and got.shape == (n, n):
-                message = "salida: tiene forma (3, 3): ¿olvidaste multiplicar los pesos por V?"
-        print(("✅ " if ok else "❌ ") + message)
-        all_ok = all_ok and ok
+        if name in parts:
+            tol = TOLERANCIAS_11_1[name] if atol is None else atol
+            ok, message = _check_part_11_1(name, parts[name], expected[name], mistakes[name],
+                                           tol, n)
+            print(("✅ " if ok else "❌ ") + message)
+            all_ok = all_ok and ok
     if all_ok:
         return _report(True, "Ejercicio 11.1 resuelto: ¡la atención calculada a mano es correcta!")
     return _report(False, "Ejercicio 11.1: todavía no es correcto; revisa los mensajes de arriba.")
 
 
 def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=True,
-                   split="ok", axis=-1, merge=True):
-    """Atención multi-cabeza de referencia, con variantes que reproducen errores comunes."""
+                   split="ok", axis=-1, merge="ok"):
+    """Atención multi-cabeza de referencia, con variantes que reproducen errores comunes.
+
+    ``split="reshape"``: dividir con un ``reshape`` directo a ``(b, h, n, d_head)``.
+    ``merge="reshape"``: unir con un ``reshape`` directo de ``(b, h, n, d_head)`` a
+    ``(b, n, d_model)``, sin trasponer antes. ``merge=None`` devuelve las cabezas sin unir.
+    """
     b, n, d_model = x.shape
     d_head = d_model // num_heads
 
@@ -282,10 +308,77 @@ def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=Tru
         s = s / np.sqrt(d_model)
     w = _softmax_rows(s, axis=axis)  # (B, h, n, n)
     out = w @ v  # (B, h, n, d_head)
-    if not merge:
+    if merge is None:
         return out, w
-    out = out.transpose(0, 2, 1, 3).reshape(b, n, d_model)
+    if merge == "reshape":  # error común: reshape directo sin trasponer
+        out = out.reshape(b, n, d_model)
+    else:
+        out = out.transpose(0, 2, 1, 3).reshape(b, n, d_model)
     return (out @ w_o if use_wo else out), w
+
+
+#: Errores típicos del ejercicio 11.3 (mensaje y cómo reproducirlos con _mha_reference).
+_MISTAKES_11_3 = {
+    "olvidaste aplicar la proyección de salida W_o": {"use_wo": False},
+    "escalaste con √d_model en lugar de √d_head": {"scale": "model"},
+    "olvidaste dividir las puntuaciones por √d_head": {"scale": "none"},
+    "cabezas mal divididas: hiciste un reshape directo a (batch, h, n, d_head), que reparte "
+    "filas enteras (posiciones) entre las cabezas. Haz reshape a (batch, n, h, d_head) y después "
+    "traspón los ejes 1 y 2 (la unión estaba bien)": {"split": "reshape"},
+    "cabezas mal unidas: pasaste de (batch, h, n, d_head) a (batch, n, d_model) con un reshape "
+    "directo. Traspón antes a (batch, n, h, d_head) y después haz el reshape (la división "
+    "estaba bien)": {"merge": "reshape"},
+    "cabezas mal divididas Y mal unidas: usaste reshape directo en los dos sentidos (uno deshace "
+    "al otro, pero cada cabeza ha atendido entre trozos de posiciones distintas). Divide con "
+    "reshape a (batch, n, h, d_head) + trasponer, y une con trasponer + reshape": {
+        "split": "reshape", "merge": "reshape"},
+    "la softmax va sobre el último eje (las claves), no sobre el penúltimo": {"axis": -2},
+}
+
+
+def _call_11_3(fn, x, weights, num_heads, title, where):
+    """Llama a la función del lector; devuelve ``(salida, pesos, None)`` o ``(.., .., error)``."""
+    try:
+        result = fn(x.copy(), *(w.copy() for w in weights), num_heads)
+    except NotImplementedError:
+        return None, None, (f"{title}: la función todavía no está implementada (lanza "
+                            "NotImplementedError). Completa los TODO.")
+    except Exception as err:  # noqa: BLE001 - el error es del código del lector
+        return None, None, (f"{title}: tu función lanzó {type(err).__name__}: {err} {where}. "
+                            "Revisa las formas paso a paso (imprime .shape tras cada operación).")
+    if result is None:
+        return None, None, (f"{title}: la función devolvió None: todavía no está implementada "
+                            "(¿falta el return?).")
+    got_w = None
+    if isinstance(result, tuple):
+        if len(result) == 0:
+            return None, None, f"{title}: la función devolvió una tupla vacía."
+        got_w = result[1] if len(result) > 1 else None
+        result = result[0]
+    got = _numeric_array(result)
+    if got is not None:
+        return got, got_w, None
+    return None, None, (f"{title}: no se pudo convertir lo devuelto en un array numérico "
+                        f"(tipo {type(result).__name__}).")
+
+
+def _shape_hint_11_3(got_shape, batch, num_heads, n, d_head) -> str:
+    if got_shape == (batch, num_heads, n, d_head):
+        return " Falta unir las cabezas (merge_heads) y aplicar W_o."
+    if got_shape == (batch, num_heads, n, n):
+        return " Parece que devolviste los pesos de atención en lugar de la salida."
+    return ""
+
+
+def _values_hint_11_3(got, x, weights, num_heads, first_config: bool) -> str:
+    for message, kwargs in _MISTAKES_11_3.items():
+        wrong, _ = _mha_reference(x, *weights, num_heads, **kwargs)
+        if np.max(np.abs(got - wrong)) <= 1e-6:
+            return f" Diagnóstico: {message}."
+    if not first_config:
+        return (" Funcionó con la configuración anterior: ¿dejaste fijo algún tamaño "
+                "(num_heads, d_head...) en lugar de calcularlo?")
+    return ""
 
 
 @_never_raises("Ejercicio 11.3")
@@ -319,89 +412,25 @@ def check_11_3(fn) -> bool:
         )
     configs = [(2, 5, 8, 2, 11), (3, 4, 12, 3, 12)]  # (batch, n, d_model, num_heads, seed)
     for i, (batch, n, d_model, num_heads, seed) in enumerate(configs):
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(batch, n, d_model))
+        x = np.random.default_rng(seed).normal(size=(batch, n, d_model))
         mha = MultiHeadAttentionNumPy(d_model, num_heads, seed=seed)
         weights = (mha.W_q, mha.W_k, mha.W_v, mha.W_o)
         expected, expected_w = mha(x)
         where = f"(batch={batch}, n={n}, d_model={d_model}, num_heads={num_heads})"
-        try:
-            result = fn(x.copy(), *(w.copy() for w in weights), num_heads)
-        except NotImplementedError:
-            return _report(
-                False,
-                f"{title}: la función todavía no está implementada (lanza NotImplementedError). "
-                "Completa los TODO.",
-            )
-        except Exception as err:  # noqa: BLE001 - el error es del código del lector
-            return _report(
-                False,
-                f"{title}: tu función lanzó {type(err).__name__}: {err} {where}. "
-                "Revisa las formas paso a paso (imprime .shape tras cada operación).",
-            )
-        if result is None:
-            return _report(
-                False,
-                f"{title}: la función devolvió None: todavía no está implementada "
-                "(¿falta el return?).",
-            )
-        got_w = None
-        if isinstance(result, tuple):
-            if len(result) == 0:
-                return _report(False, f"{title}: la función devolvió una tupla vacía.")
-            got_w = result[1] if len(result) > 1 else None
-            result = result[0]
-        try:
-            got = np.asarray(result, dtype=float)
-        except (TypeError, ValueError):
-            return _report(
-                False,
-                f"{title}: no se pudo convertir lo devuelto en un array numérico "
-                f"(tipo {type(result).__name__}).",
-            )
-        d_head = d_model // num_heads
+        got, got_w, problem = _call_11_3(fn, x, weights, num_heads, title, where)
+        if problem is not None:
+            return _report(False, problem)
         if got.shape != expected.shape:
-            if got.shape == (batch, num_heads, n, d_head):
-                hint = " Falta unir las cabezas (merge_heads) y aplicar W_o."
-            elif got.shape == (batch, num_heads, n, n):
-                hint = " Parece que devolviste los pesos de atención en lugar de la salida."
-            else:
-                hint = ""
-            return _report(
-                False,
-                f"{title}: se esperaba una salida de forma {expected.shape} {where}; "
-                f"se recibió {got.shape}.{hint}",
-            )
+            hint = _shape_hint_11_3(got.shape, batch, num_heads, n, d_model // num_heads)
+            return _report(False, f"{title}: se esperaba una salida de forma {expected.shape} "
+                                  f"{where}; se recibió {got.shape}.{hint}")
         if not np.all(np.isfinite(got)):
             return _report(False, f"{title}: la salida contiene NaN o infinitos {where}.")
         err = float(np.max(np.abs(got - expected)))
         if err > 1e-6:
-            variants = {
-                "olvidaste aplicar la proyección de salida W_o": {"use_wo": False},
-                "escalaste con √d_model en lugar de √d_head": {"scale": "model"},
-                "olvidaste dividir las puntuaciones por √d_head": {"scale": "none"},
-                "partiste las cabezas con un reshape directo a (batch, h, n, d_head); hay que "
-                "hacer reshape a (batch, n, h, d_head) y después trasponer": {"split": "reshape"},
-                "la softmax va sobre el último eje (las claves), no sobre el penúltimo": {
-                    "axis": -2
-                },
-            }
-            hint = (
-                " Funcionó con la configuración anterior: ¿dejaste fijo algún tamaño "
-                "(num_heads, d_head...) en lugar de calcularlo?"
-                if i > 0
-                else ""
-            )
-            for message, kwargs in variants.items():
-                wrong, _ = _mha_reference(x, *weights, num_heads, **kwargs)
-                if np.max(np.abs(got - wrong)) <= 1e-6:
-                    hint = f" Diagnóstico: {message}."
-                    break
-            return _report(
-                False,
-                f"{title}: la forma es correcta pero los valores no {where}: diferencia máxima "
-                f"{err:.3g} (> 1e-06).{hint}",
-            )
+            hint = _values_hint_11_3(got, x, weights, num_heads, first_config=i == 0)
+            return _report(False, f"{title}: la forma es correcta pero los valores no {where}: "
+                                  f"diferencia máxima {err:.3g} (> 1e-06).{hint}")
         if got_w is not None:
             ok, message = _compare_arrays("pesos", got_w, expected_w, atol=1e-6)
             if not ok:
@@ -756,9 +785,9 @@ def check_cap6_kv_cache(respuesta) -> bool:
     )
 
 
-@_never_raises("Ejercicio 11.4")
-def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
-    """Comprueba el ejercicio 11.4: métricas de clasificación calculadas a mano.
+@_never_raises("Práctica del capítulo 7")
+def check_cap7_metricas(respuesta, y_true=None, y_pred=None) -> bool:
+    """Práctica del capítulo 7: métricas de clasificación calculadas a mano.
 
     Parameters
     ----------
@@ -777,7 +806,7 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
         ``True`` si todo coincide con :func:`labcode.sentiment.classification_metrics`.
         Nunca lanza excepciones: explica el error.
     """
-    name = "Ejercicio 11.4"
+    name = "Métricas a mano"
     if respuesta is None:
         return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not isinstance(respuesta, dict):
@@ -828,12 +857,12 @@ def check_11_4(respuesta, y_true=None, y_pred=None) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Capítulo 8 (generación de texto): ejercicio 11.5, filtrado top-p (núcleo)
+# Capítulo 8 (generación de texto): práctica del filtrado top-p (núcleo)
 # ---------------------------------------------------------------------------
 
 
-def _ex11_5_cases() -> list[tuple[str, object, float]]:
-    """Casos de prueba del ejercicio 11.5: ``(descripción, logits (V,), p)``."""
+def _top_p_cases() -> list[tuple[str, object, float]]:
+    """Casos de prueba del filtrado top-p: ``(descripción, logits (V,), p)``."""
     import torch
 
     g = torch.Generator().manual_seed(115)
@@ -851,9 +880,9 @@ def _ex11_5_cases() -> list[tuple[str, object, float]]:
     return cases
 
 
-@_never_raises("Ejercicio 11.5")
-def check_11_5(fn) -> bool:
-    """Ejercicio 11.5: ``fn(logits, p)`` debe devolver la distribución top-p.
+@_never_raises("Práctica del capítulo 8")
+def check_cap8_top_p(fn) -> bool:
+    """Práctica del capítulo 8: ``fn(logits, p)`` debe devolver la distribución top-p.
 
     Se compara con :func:`labcode.generation.top_p_filter` en varios casos
     aleatorios y en casos límite (``p = 1``, distribuciones muy concentradas o
@@ -869,7 +898,7 @@ def check_11_5(fn) -> bool:
 
     from labcode.generation import top_p_filter
 
-    name = "Ejercicio 11.5"
+    name = "Top-p a mano"
     if fn is None:
         return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not callable(fn):
@@ -878,7 +907,7 @@ def check_11_5(fn) -> bool:
             f"{name}: se esperaba una función mi_top_p(logits, p); se recibió "
             f"{type(fn).__name__}.",
         )
-    cases = _ex11_5_cases()
+    cases = _top_p_cases()
     for desc, logits, p in cases:
         try:
             got = fn(logits.clone(), p)
@@ -1067,3 +1096,251 @@ def check_cap9_cabeza_anterior(respuesta, maps) -> bool:
                               "Pista: busca el máximo de head_statistics(maps)['previous'].")
     return _report(True, f"{name} resuelto: capa {capa}, cabeza {cabeza}, con "
                          f"{prev[capa, cabeza]:.2f} de la atención al token anterior.")
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 7: ejercicio 11.4, el bucle de ajuste fino escrito por el lector
+# ---------------------------------------------------------------------------
+
+#: Tamaño del ejercicio 11.4, que cabe en un par de minutos de CPU. ``min_accuracy`` sale
+#: de ejecuciones medidas de la solución (ver el capítulo 7), con margen.
+EJERCICIO_11_4 = {"n_train": 384, "n_val": 200, "batch_size": 16, "max_length": 40,
+                  "epochs": 2, "seed": 0, "min_accuracy": 0.70}
+
+
+def _batches_11_4(tokenizer, sentences, labels, batch_size, max_length) -> list[dict]:
+    import torch
+
+    out = []
+    for i in range(0, len(sentences), batch_size):
+        batch = tokenizer(list(sentences[i:i + batch_size]), padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt")
+        batch["labels"] = torch.tensor(list(labels[i:i + batch_size]))
+        out.append(dict(batch))
+    return out
+
+
+def datos_11_4() -> dict:
+    """Modelo y lotes del ejercicio 11.4 (siempre los mismos, con semilla fija).
+
+    Returns
+    -------
+    dict
+        ``modelo``: el codificador del perfil (all-MiniLM-L6-v2 en ``quick``) con una
+        cabeza de clasificación nueva; ``lotes_entrenamiento`` y ``lotes_validacion``:
+        listas de diccionarios ``input_ids``, ``attention_mask``... y ``labels``, que se
+        pasan tal cual al modelo (``modelo(**lote).loss``); ``num_pasos``: pasos que debe
+        dar el bucle (``epochs`` vueltas a los lotes de entrenamiento).
+    """
+    import torch
+
+    from labcode import pretrained
+
+    cfg = EJERCICIO_11_4
+    train = pretrained.load_sst2("train", limit=cfg["n_train"])
+    val = pretrained.load_sst2("validation", limit=cfg["n_val"])
+    spec = pretrained.resolve_bert_model()
+    tokenizer = pretrained.load_tokenizer(spec)
+    torch.manual_seed(cfg["seed"])
+    model = pretrained.load_bert_for_classification(spec, num_labels=2)
+    args = (cfg["batch_size"], cfg["max_length"])
+    train_batches = _batches_11_4(tokenizer, train["sentence"], train["label"], *args)
+    return {
+        "modelo": model,
+        "lotes_entrenamiento": train_batches,
+        "lotes_validacion": _batches_11_4(tokenizer, val["sentence"], val["label"], *args),
+        "num_pasos": cfg["epochs"] * len(train_batches),
+    }
+
+
+def exactitud_11_4(model, batches) -> float:
+    """Exactitud de referencia: ``argmax`` de los logits frente a ``labels``, sin gradientes."""
+    import torch
+
+    model.eval()
+    hits = total = 0
+    with torch.no_grad():
+        for batch in batches:
+            inputs = {k: v for k, v in batch.items() if k != "labels"}
+            pred = model(**inputs).logits.argmax(dim=-1)
+            hits += int((pred == batch["labels"]).sum())
+            total += len(batch["labels"])
+    return hits / total
+
+
+def _run_student_11_4(entrenar, evaluar, data) -> tuple[float | None, str | None, bool]:
+    """Ejecuta el bucle y la evaluación del lector: ``(exactitud, problema, pesos cambiados)``."""
+    import torch
+
+    model = data["modelo"]
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.manual_seed(EJERCICIO_11_4["seed"])  # el mismo dropout en cada comprobación
+    try:
+        entrenar(model, data["lotes_entrenamiento"], data["num_pasos"])
+    except NotImplementedError:
+        return None, "entrenar todavía no está implementado (lanza NotImplementedError).", False
+    except Exception as exc:  # noqa: BLE001 - el error es del código del lector
+        return None, f"entrenar lanzó {type(exc).__name__}: {exc}", False
+    changed = any(not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters(),
+                                                                strict=True))
+    try:
+        got = evaluar(model, data["lotes_validacion"])
+        got = float(got)
+    except NotImplementedError:
+        return None, "evaluar todavía no está implementado (lanza NotImplementedError).", changed
+    except Exception as exc:  # noqa: BLE001
+        return None, f"evaluar lanzó o devolvió algo no numérico ({type(exc).__name__}: {exc}).", \
+            changed
+    return got, None, changed
+
+
+@_never_raises("Ejercicio 11.4")
+def check_11_4(entrenar, evaluar, data: dict | None = None) -> bool:
+    """Ejercicio 11.4: ¿aprende tu bucle de ajuste fino?
+
+    Llama a ``entrenar(modelo, lotes_entrenamiento, num_pasos)`` (que debe ajustar
+    ``modelo`` en el sitio) y a ``evaluar(modelo, lotes_validacion)`` (que debe
+    devolver la exactitud entre 0 y 1) con los datos de :func:`datos_11_4`, y
+    comprueba dos cosas: que tu evaluación coincide con :func:`exactitud_11_4` y
+    que la exactitud de validación alcanza ``EJERCICIO_11_4["min_accuracy"]``.
+
+    Parameters
+    ----------
+    entrenar, evaluar : callable
+        Las funciones del lector.
+    data : dict, optional
+        Lo que devuelve :func:`datos_11_4` (por defecto se carga de nuevo: modelo
+        recién creado con la misma semilla).
+
+    Returns
+    -------
+    bool
+        ``True`` si aprende y la evaluación es correcta. Nunca lanza excepciones.
+    """
+    name = "Ejercicio 11.4"
+    if entrenar is None or evaluar is None:
+        return _report(False, f"{name}: todavía no hay respuesta (entrenar o evaluar es None).")
+    if not (callable(entrenar) and callable(evaluar)):
+        return _report(False, f"{name}: entrenar y evaluar deben ser funciones.")
+    data = datos_11_4() if data is None else data
+    got, problem, changed = _run_student_11_4(entrenar, evaluar, data)
+    if problem is not None:
+        return _report(False, f"{name}: {problem}")
+    if not changed:
+        return _report(False, f"{name}: los pesos del modelo no cambiaron: ¿llamaste a "
+                              "loss.backward() y optimizer.step() en cada paso?")
+    acc = exactitud_11_4(data["modelo"], data["lotes_validacion"])
+    minimum = EJERCICIO_11_4["min_accuracy"]
+    if abs(got - acc) > 1e-6:
+        hint = " (¿en porcentaje? se pide una proporción entre 0 y 1)" if got > 1 else ""
+        return _report(False, f"{name}: tu evaluar devuelve {got:.4f}, pero la exactitud del "
+                              f"modelo en esos lotes es {acc:.4f}{hint}. Revisa: model.eval(), "
+                              "argmax sobre el último eje de los logits y dividir por el número "
+                              "de frases, no de lotes.")
+    if acc < minimum:
+        return _report(False, f"{name}: tu bucle entrena, pero la exactitud de validación es "
+                              f"{acc:.3f} (< {minimum}). Pistas: optimizer.zero_grad() en cada "
+                              "paso, model.train() antes del bucle, lr entre 2e-5 y 1e-4 y "
+                              "scheduler.step() tras optimizer.step().")
+    return _report(True, f"{name} resuelto: tu bucle aprende (exactitud de validación {acc:.3f} "
+                         f"≥ {minimum} tras {data['num_pasos']} pasos) y tu evaluación coincide "
+                         "con la de referencia.")
+
+
+# ---------------------------------------------------------------------------
+# Capítulo 8: ejercicio 11.5, medir la coherencia de un texto generado
+# ---------------------------------------------------------------------------
+
+#: Funciones que pide el ejercicio 11.5, con la referencia de labcode.generation.
+_FUNCTIONS_11_5 = {"distinct_n": "distinct_n", "repetidos": "repeated_ngram_share",
+                   "perplejidad": "perplexity_from_logprobs"}
+
+
+def _cases_11_5() -> dict[str, list[tuple]]:
+    texts = ["el gato come pan y el gato come queso".split(),
+             "a b a b a b".split(), "uno dos tres".split(), ["hola"],
+             list("abracadabra")]
+    ngram_cases = [(t, n) for t in texts for n in (1, 2, 3)]
+    logprob_cases = [([-1.0, -2.0, -0.5],), ([-0.1] * 10,), ([0.0],), ([-3.2, -0.7],)]
+    return {"distinct_n": ngram_cases, "repetidos": ngram_cases, "perplejidad": logprob_cases}
+
+
+def _hint_11_5(key: str, fn, args) -> str:
+    from labcode import generation as g
+
+    if key == "perplejidad":
+        lp = args[0]
+        wrong = {"exp(media) sin el signo menos": np.exp(np.mean(lp)),
+                 "la suma en lugar de la media": np.exp(-np.sum(lp)),
+                 "base 2 (2 ** ...) en lugar de e": 2 ** (-np.mean(lp))}
+    else:
+        tokens, n = args
+        grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        wrong = {"solo contaste las repeticiones a partir de la segunda aparición (eso es "
+                 "1 - distinct_n)": 1 - g.distinct_n(tokens, n) if grams else 0.0,
+                 "usaste palabras sueltas en lugar de n-gramas": g.distinct_n(tokens, 1)
+                 if key == "distinct_n" else g.repeated_ngram_share(tokens, 1)}
+        if key == "distinct_n":
+            wrong.pop(next(iter(wrong)))  # «1 - distinct_n» solo tiene sentido en repetidos
+    try:
+        got = float(fn(*args))
+    except Exception:  # noqa: BLE001
+        return ""
+    for message, value in wrong.items():
+        if abs(got - float(value)) < 1e-9:
+            return f" Diagnóstico: {message}."
+    return ""
+
+
+@_never_raises("Ejercicio 11.5")
+def check_11_5(funciones) -> bool:
+    """Ejercicio 11.5: comprueba tus medidas de coherencia con entradas fijas.
+
+    Parameters
+    ----------
+    funciones : dict
+        ``{"distinct_n": f(tokens, n), "repetidos": g(tokens, n),
+        "perplejidad": h(logprobs)}``; se comparan (tolerancia ``1e-9``) con
+        :func:`labcode.generation.distinct_n`,
+        :func:`labcode.generation.repeated_ngram_share` y
+        :func:`labcode.generation.perplexity_from_logprobs` en textos con y sin
+        repeticiones, textos más cortos que ``n`` y listas de log-probabilidades.
+
+    Returns
+    -------
+    bool
+        ``True`` si las tres coinciden en todos los casos. Nunca lanza excepciones.
+    """
+    from labcode import generation as g
+
+    name = "Ejercicio 11.5"
+    if funciones is None:
+        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+    if not isinstance(funciones, dict):
+        return _report(False, f"{name}: se esperaba un diccionario con las claves "
+                              f"{sorted(_FUNCTIONS_11_5)}; se recibió {type(funciones).__name__}.")
+    missing = [k for k in _FUNCTIONS_11_5 if not callable(funciones.get(k))]
+    if missing:
+        return _report(False, f"{name}: faltan (o no son funciones) {missing}.")
+    all_ok = True
+    for key, cases in _cases_11_5().items():
+        reference = getattr(g, _FUNCTIONS_11_5[key])
+        for args in cases:
+            expected = reference(*args)
+            try:
+                got = float(funciones[key](*args))
+            except Exception as exc:  # noqa: BLE001 - el código del lector puede fallar
+                got, error = None, f"lanzó {type(exc).__name__}: {exc}"
+            else:
+                error = None if abs(got - expected) <= 1e-9 else (
+                    f"devolvió {got:.6g} y debía ser {expected:.6g}")
+            if error is not None:
+                shown = ", ".join(repr(a) for a in args)
+                print(f"❌ {key}({shown}): {error}.{_hint_11_5(key, funciones[key], args)}")
+                all_ok = False
+                break
+        else:
+            print(f"✅ {key}: coincide con la referencia en {len(cases)} casos.")
+    if all_ok:
+        return _report(True, f"{name} resuelto: tus tres medidas coinciden con las de referencia.")
+    return _report(False, f"{name}: todavía no es correcto; revisa los mensajes de arriba.")

@@ -25,7 +25,7 @@ import contextlib
 import inspect
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +40,10 @@ __all__ = [
     "add_cli",
     "apply_repetition_penalty",
     "autoregressive_loop",
+    "distinct_n",
     "greedy_by_hand",
+    "perplexity_from_logprobs",
+    "repeated_ngram_share",
     "run_cli",
     "top_k_filter",
     "top_p_filter",
@@ -740,3 +743,47 @@ def run_cli(args: argparse.Namespace) -> int:
         text = gen.generate(args.prompt, num_beams=args.num_beams, **kwargs)
         print(args.prompt + text)
     return 0
+
+
+# --- Medidas de coherencia y diversidad de un texto generado ------------------------------
+
+
+def _ngrams(tokens: Sequence[Any], n: int) -> list[tuple]:
+    _check_int("n", n, 1)
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct_n(tokens: Sequence[Any], n: int) -> float:
+    """Distinct-n: n-gramas distintos / n-gramas totales (0 si no hay ninguno).
+
+    1 = ningún n-grama se repite; cerca de 0 = el texto da vueltas sobre lo mismo.
+    """
+    grams = _ngrams(list(tokens), n)
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def repeated_ngram_share(tokens: Sequence[Any], n: int) -> float:
+    """Proporción de apariciones de n-gramas que pertenecen a un n-grama repetido.
+
+    Cuenta **todas** las apariciones (también la primera) de los n-gramas que salen
+    dos o más veces, dividido por el número de n-gramas (0 si no hay ninguno). En
+    ``a b a b`` los bigramas son ``ab, ba, ab``: la proporción es 2/3.
+    """
+    grams = _ngrams(list(tokens), n)
+    if not grams:
+        return 0.0
+    counts: dict[tuple, int] = {}
+    for g in grams:
+        counts[g] = counts.get(g, 0) + 1
+    return sum(c for c in counts.values() if c > 1) / len(grams)
+
+
+def perplexity_from_logprobs(logprobs: Sequence[float]) -> float:
+    """Perplejidad a partir del logaritmo natural de la probabilidad de cada token.
+
+    ``exp(-media(logprobs))``; lanza ``ValueError`` si la lista está vacía.
+    """
+    values = [float(x) for x in logprobs]
+    if not values:
+        raise ValueError("perplexity_from_logprobs: hace falta al menos un token.")
+    return math.exp(-sum(values) / len(values))

@@ -59,7 +59,9 @@ def test_exercise_solved():
     assert g_value("ch08_ex_ok") == "sí"
     text = outputs_text(PAGE)
     assert "✅ Ejercicio 11.5 resuelto" in text
+    assert "✅ Top-p a mano resuelto" in text
     assert "todavía no hay respuesta" in text  # la celda del lector no falla con None
+    assert g_value("ch08_ej_juez_mismo") in ("el mismo modelo que genera", "otro modelo")
 
 
 def g_value(name):
