@@ -129,11 +129,11 @@ def test_11_4_refuses_strings_and_near_misses():
 
     good = classification_metrics(y_true, y_pred)
     answer = {k: good[k] for k in ("confusion_matrix", "precision", "recall", "f1")}
-    assert ex.check_11_4(answer, y_true, y_pred) is True
+    assert ex.check_cap7_metricas(answer, y_true, y_pred) is True
     for wrong in [{"precision": str(good["precision"])}, {"f1": good["f1"] + 1e-3},
                   {"recall": INF}, {"confusion_matrix": [["2", "1"], ["1", "2"]]},
                   {"precision": torch.tensor(good["precision"] + 0.01, requires_grad=True)}]:
-        assert ex.check_11_4({**answer, **wrong}, y_true, y_pred) is False
+        assert ex.check_cap7_metricas({**answer, **wrong}, y_true, y_pred) is False
 
 
 @pytest.mark.parametrize("check", [
