@@ -28,3 +28,18 @@ def test_cap11_accepts_the_right_answer_and_rejects_non_integers(capsys):
     assert "seq_len debe ser un entero; se recibió None" in capsys.readouterr().out
     assert check_cap11_patches(None) is False
     assert "todavía no hay respuesta" in capsys.readouterr().out
+
+
+def test_cap5_mask_rows_and_columns_says_ademas_de_and_explains_nan(capsys):
+    import numpy as np
+
+    from labcode.exercises import PRACTICA_CAP5, check_cap5_mascara
+
+    ids = np.asarray(PRACTICA_CAP5["ids"])
+    pad = PRACTICA_CAP5["pad_id"]
+    T = ids.shape[1]
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    both = causal[None] & (ids != pad)[:, None, :] & (ids != pad)[:, :, None]
+    assert not check_cap5_mascara(both)
+    out = capsys.readouterr().out
+    assert "además de las claves" in out and "NaN" in out
