@@ -62,7 +62,7 @@ ALLOWLIST = [
     ("09_visualizacion", "Desde el adjetivo, {ch09_ctrl_gen_flip_adj} cabeza(s) cambian bien",
      "es el recuento"),
     ("09_visualizacion", "ver si la misma cabeza cambia de preferencia", "describe el método"),
-    ("09_visualizacion", "(«cambian bien» = más de 0.1", "definición del criterio"),
+    ("09_visualizacion", "(«cambian bien» = más de 0,1", "definición del criterio"),
     ("10_transformers_vs_rnn", "ajustado a las tres longitudes mayores", "describe el método"),
     ("10_transformers_vs_rnn", "veces más multiplicaciones por capa que la recurrencia ($n/d$)",
      "cociente teórico n/d"),
