@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 
 import numpy as np
 
@@ -39,6 +40,7 @@ __all__ = [
     "softmax",
     "scaled_dot_product_attention",
     "causal_mask",
+    "length_mask",
     "padding_mask",
     "split_heads",
     "merge_heads",
@@ -306,14 +308,17 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))
 
 
-def padding_mask(lengths, n: int | None = None) -> np.ndarray:
-    """Máscara de relleno (*padding*) booleana de forma ``(batch, 1, n)``.
+def length_mask(lengths, n: int | None = None) -> np.ndarray:
+    """Máscara de relleno (*padding*) booleana ``(batch, 1, n)`` a partir de las longitudes.
 
     ``mask[b, 0, j]`` es ``True`` si la posición ``j`` es un token real de la
     secuencia ``b`` (``j < lengths[b]``). La dimensión de tamaño 1 deja que la
     máscara se difunda sobre todas las consultas: sirve tal cual para pesos
     ``(batch, n_q, n_k)``; para varias cabezas ``(batch, h, n_q, n_k)`` usa
-    ``padding_mask(...)[:, None]`` (forma ``(batch, 1, 1, n)``).
+    ``length_mask(...)[:, None]`` (forma ``(batch, 1, 1, n)``).
+
+    No confundir con :func:`labcode.blocks.padding_mask`, que en PyTorch recibe los ids y el id
+    de relleno y devuelve ``(B, 1, 1, T)``: contratos distintos, nombres distintos.
 
     Parameters
     ----------
@@ -341,6 +346,17 @@ def padding_mask(lengths, n: int | None = None) -> np.ndarray:
             f"cada longitud debe estar entre 1 y n={n}; se recibió lengths={lengths_arr.tolist()}."
         )
     return (np.arange(n)[None, :] < lengths_arr[:, None])[:, None, :]
+
+
+def padding_mask(lengths, n: int | None = None) -> np.ndarray:
+    """Nombre antiguo de :func:`length_mask` (obsoleto; se mantiene por compatibilidad)."""
+    warnings.warn(
+        "labcode.attention_numpy.padding_mask ahora se llama length_mask (recibe longitudes, "
+        "no ids); usa length_mask(lengths, n).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return length_mask(lengths, n)
 
 
 def split_heads(x, num_heads: int) -> np.ndarray:

@@ -625,8 +625,13 @@ def _cap5_masks() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         ),
         "la parte causal está traspuesta (triangular superior): la consulta i debe ver las "
         "claves j <= i": np.triu(np.ones((T, T), dtype=bool))[None] & keys,
-        "enmascaraste las consultas de relleno en lugar de las claves (el relleno se quita en "
-        "las columnas)": causal[None] & queries,
+        # Con relleno a la derecha, «causal y consultas» es lo mismo que «causal, claves y
+        # consultas»: el error típico es enmascarar las consultas además de las claves.
+        "enmascaraste las consultas de relleno además de las claves: las filas de relleno se "
+        "quedan sin ninguna clave permitida (todo False) y la softmax de una fila así divide 0 "
+        "entre 0 y da NaN; basta con quitar las claves de relleno (las columnas)": (
+            causal[None] & keys & queries
+        ),
     }
     return correct, mistakes
 

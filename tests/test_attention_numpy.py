@@ -15,6 +15,7 @@ from labcode.attention_numpy import (
     MultiHeadAttentionNumPy,
     SelfAttentionNumPy,
     causal_mask,
+    length_mask,
     merge_heads,
     padding_mask,
     scaled_dot_product_attention,
@@ -92,11 +93,17 @@ def test_causal_mask():
     assert m[2, 2] and m[3, 0] and not m[0, 1]
 
 
-def test_padding_mask():
-    m = padding_mask([3, 1], 4)
+def test_length_mask():
+    m = length_mask([3, 1], 4)
     assert m.shape == (2, 1, 4) and m.dtype == bool
     np.testing.assert_array_equal(m[:, 0], [[1, 1, 1, 0], [1, 0, 0, 0]])
-    assert padding_mask([2, 5]).shape == (2, 1, 5)
+    assert length_mask([2, 5]).shape == (2, 1, 5)
+
+
+def test_padding_mask_is_a_deprecated_alias_of_length_mask():
+    with pytest.warns(DeprecationWarning, match="length_mask"):
+        m = padding_mask([3, 1], 4)
+    np.testing.assert_array_equal(m, length_mask([3, 1], 4))
 
 
 def test_split_merge_heads_roundtrip_and_columns():
@@ -154,7 +161,7 @@ def test_mha_matches_torch(batched, cross, mask_kind):
     if mask_kind == "causal":
         allowed = np.tril(np.ones((n_q, n_k), dtype=bool))
     elif mask_kind == "padding":
-        allowed = padding_mask([n_k, n_k - 2], n_k)[:, None]  # (batch, 1, 1, n_k)
+        allowed = length_mask([n_k, n_k - 2], n_k)[:, None]  # (batch, 1, 1, n_k)
     if not batched:
         query, key, value = query[0], key[0], value[0]
         if mask_kind == "padding":
@@ -250,7 +257,7 @@ def test_padding_tokens_do_not_change_real_tokens():
     x = rng.normal(size=(2, 5, 8))
     x2 = x.copy()
     x2[1, 3:] = rng.normal(size=(2, 8)) * 50  # cambia el relleno de la 2.ª secuencia
-    mask = padding_mask([5, 3], 5)  # (2, 1, 5)
+    mask = length_mask([5, 3], 5)  # (2, 1, 5)
     sa = SelfAttentionNumPy(8)
     out, w = sa(x, mask=mask)
     out2, _ = sa(x2, mask=mask)
@@ -291,7 +298,7 @@ def test_error_non_positive_sizes_self_attention_and_masks():
     with pytest.raises(ValueError, match=r"n debe ser un entero positivo.*recibió 0"):
         causal_mask(0)
     with pytest.raises(ValueError, match=r"entre 1 y n=3; se recibió lengths=\[4, 2\]"):
-        padding_mask([4, 2], 3)
+        length_mask([4, 2], 3)
 
 
 def test_error_wrong_last_dimension():

@@ -227,3 +227,17 @@ def test_reference_coherence_metrics_on_known_inputs():
     assert g.repeated_ngram_share("a b c".split(), 1) == 0.0
     assert g.distinct_n(["a"], 2) == 0.0
     assert math.isclose(g.perplexity_from_logprobs([math.log(0.5)] * 3), 2.0)
+
+def test_cap5_mask_rows_and_columns_says_ademas_de_and_explains_nan(capsys):
+    import numpy as np
+
+    from labcode.exercises import PRACTICA_CAP5, check_cap5_mascara
+
+    ids = np.asarray(PRACTICA_CAP5["ids"])
+    pad = PRACTICA_CAP5["pad_id"]
+    T = ids.shape[1]
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    both = causal[None] & (ids != pad)[:, None, :] & (ids != pad)[:, :, None]
+    assert not check_cap5_mascara(both)
+    out = capsys.readouterr().out
+    assert "además de las claves" in out and "NaN" in out
