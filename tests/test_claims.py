@@ -76,8 +76,6 @@ ALLOWLIST = [
     ("12_aplicaciones", "El clasificador ajustado no tiene ninguno", "definición"),
     ("12_aplicaciones", "una pendiente mayor que 2 indica", "interpretación de la medida"),
     ("rendimiento", "usa un camino rápido en C++", "describe PyTorch"),
-    ("03_multi_head", "cada casilla de una frase $X$ de forma", "describe el diagrama"),
-    ("05_arquitectura", "Con pre-LN el «flujo residual» $x$ nunca se normaliza", "definición"),
     ("08_generacion", "La continuación más repetitiva (menor distinct-2) es la de", "argmin glued"),
 ]
 
