@@ -371,7 +371,7 @@ def multi_head_diagram(config, n: int = 4, batch: int = 2) -> Figure:
 def masks_diagram(n: int = 5, length: int = 3, tokens=None) -> Figure:
     """Máscaras de relleno, causal y combinada como rejillas ``(consultas, claves)``.
 
-    Se calculan con :func:`labcode.attention_numpy.padding_mask` y
+    Se calculan con :func:`labcode.attention_numpy.length_mask` y
     :func:`labcode.attention_numpy.causal_mask` (celda llena = puede atender).
 
     Parameters
@@ -383,9 +383,9 @@ def masks_diagram(n: int = 5, length: int = 3, tokens=None) -> Figure:
     tokens : list of str, optional
         Etiquetas de las posiciones (por defecto ``t0, t1, ..., <pad>``).
     """
-    from labcode.attention_numpy import causal_mask, padding_mask
+    from labcode.attention_numpy import causal_mask, length_mask
 
-    pad = np.broadcast_to(padding_mask([length], n)[0], (n, n))  # (n, n)
+    pad = np.broadcast_to(length_mask([length], n)[0], (n, n))  # (n, n)
     causal = causal_mask(n)
     if tokens is None:
         tokens = [f"t{i}" if i < length else "<pad>" for i in range(n)]

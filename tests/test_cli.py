@@ -48,9 +48,11 @@ def _cases(tmp: Path) -> list[tuple[str, list[str], dict, int, str]]:
          "--out: " + str(afile) + " existe pero no es una carpeta"),
         ("json-is-a-folder", _FT + ["--json", str(tmp)], {}, 2, "--json: " + str(tmp)
          + " es una carpeta"),
+        # Sin copia local, con una caché vacía y una réplica a la que nadie responde.
         ("missing-data", _FT + ["--train-limit", "8"],
-         {"LABCODE_DATA": str(tmp / "vacia"), "HF_HUB_OFFLINE": "1"}, 1,
-         "No hay copia local de SST-2"),
+         {"LABCODE_DATA": str(tmp / "vacia"), "LABCODE_CACHE": str(tmp / "cache-vacia"),
+          "LABCODE_DATA_URL": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1"}, 1,
+         "No se pudo conseguir el fichero de datos sst2/train.jsonl"),
         ("tour-seed-neg", ["tour", "--seed", "-1"], {}, 2, "--seed debe ser un entero entre 0"),
         ("tour-seed-text", ["tour", "--seed", "abc"], {}, 2,
          "argumento --seed: se esperaba un entero; se recibió 'abc'"),
