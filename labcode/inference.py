@@ -46,6 +46,7 @@ __all__ = [
     "StepCost",
     "batch_throughput",
     "decode_ceiling",
+    "generate_tokens_per_second",
     "logit_error",
     "measure_bandwidth",
     "measure_matmul_flops",
@@ -291,45 +292,58 @@ def time_calls(fns: dict[str, Callable[[], object]], repeats: int = 3,
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+@torch.inference_mode()
 def batch_throughput(
     model: nn.Module,
     batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
-    prompt_len: int = 8,
-    new_tokens: int = 16,
-    repeats: int = 2,
+    context_len: int = 16,
+    min_run_time: float = 0.3,
     seed: int = 0,
     progress: Callable | None = None,
 ) -> list[dict[str, float]]:
-    """Tokens/s de la generación voraz con caché (``model.generate``) frente al lote.
+    """Tokens/s de un paso de decodificación con caché de :class:`labcode.gpt.GPT`
+    frente al tamaño del lote.
 
-    Para descontar el *prompt*, cada lote se mide dos veces: generando
-    ``new_tokens`` tokens y generando uno solo; la diferencia son
-    ``new_tokens - 1`` pasos de decodificación.
+    Para cada lote ``B`` se procesa un *prompt* de ``context_len - 1`` tokens y se
+    cronometra (:meth:`Timer.blocked_autorange`, mediana) el paso siguiente,
+    ``model.forward_cached(token, caché)``: lo mismo que hace ``generate`` en cada
+    token, sin el *prefill*.
 
     Returns
     -------
     list of dict
         Una fila por lote: ``batch_size``, ``step_s`` (segundos por paso),
-        ``tokens_per_s`` y ``flops_per_s`` (los FLOPs de :func:`step_cost` en el
-        contexto medio entre los segundos medidos).
+        ``tokens_per_s`` (``B / step_s``), ``flops_per_s`` (FLOPs de
+        :func:`step_cost` entre ``step_s``) e ``intensity`` (FLOP/byte).
     """
-    new_tokens = positive_int("batch_throughput: new_tokens", new_tokens)
-    if new_tokens < 2:
-        raise ValueError("batch_throughput: new_tokens debe ser >= 2 (se resta el prefill).")
-    vocab = model.lm_head.out_features
+    if not hasattr(model, "forward_cached"):
+        raise TypeError("batch_throughput: se esperaba un labcode.gpt.GPT (con forward_cached); "
+                        f"se recibió {type(model).__name__}.")
+    context_len = positive_int("batch_throughput: context_len", context_len)
+    if context_len < 2:
+        raise ValueError("batch_throughput: context_len debe ser >= 2.")
+    vocab = model.config.vocab_size
     g = torch.Generator().manual_seed(seed)
     rows = []
-    sizes = progress(batch_sizes) if progress else batch_sizes
-    for b in sizes:
+    for b in progress(batch_sizes) if progress else batch_sizes:
         b = positive_int("batch_throughput: batch_size", b)
-        prompt = torch.randint(0, vocab, (b, prompt_len), generator=g)
-        t = time_calls({"long": lambda p=prompt: model.generate(p, new_tokens),
-                        "short": lambda p=prompt: model.generate(p, 1)}, repeats=repeats)
-        step_s = max(t["long"] - t["short"], 1e-9) / (new_tokens - 1)
-        cost = step_cost(model, 1, prompt_len + new_tokens // 2, batch_size=b)
+        prompt = torch.randint(0, vocab, (b, context_len), generator=g)
+        _, past = model.forward_cached(prompt[:, :-1])
+        env = {"m": model, "tok": prompt[:, -1:], "past": past}
+        step_s = _median_seconds("m.forward_cached(tok, past)", env, min_run_time)
+        cost = step_cost(model, 1, context_len, batch_size=b)
         rows.append({"batch_size": b, "step_s": step_s, "tokens_per_s": b / step_s,
                      "flops_per_s": cost.flops / step_s, "intensity": cost.intensity})
     return rows
+
+
+def generate_tokens_per_second(model: nn.Module, prompt: torch.Tensor, new_tokens: int,
+                               repeats: int = 3) -> float:
+    """Tokens/s de ``model.generate(prompt, new_tokens)`` (voraz, con caché), contando
+    todas las filas y con el *prefill* incluido (mediana de :func:`time_calls`)."""
+    new_tokens = positive_int("generate_tokens_per_second: new_tokens", new_tokens)
+    t = time_calls({"g": lambda: model.generate(prompt, new_tokens)}, repeats=repeats)["g"]
+    return prompt.shape[0] * new_tokens / t
 
 
 # --- Cuantización int8 de los pesos -------------------------------------------------
@@ -463,7 +477,8 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
     mismo modelo con ``inplace=True``) en modo evaluación.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"quantize_int8: se esperaba un nn.Module; se recibió {type(model).__name__}.")
+        raise TypeError("quantize_int8: se esperaba un nn.Module; se recibió "
+                        f"{type(model).__name__}.")
     if mode not in INT8_MODES:
         raise ValueError(f"quantize_int8: mode debe ser uno de {INT8_MODES}; se recibió {mode!r}.")
     target = model if inplace else copy.deepcopy(model)

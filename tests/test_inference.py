@@ -165,12 +165,14 @@ def test_perplexity_matches_cross_entropy():
 
 def test_batch_throughput_rows():
     model = tiny_gpt(vocab_size=50, n_positions=32, n_embd=16)
-    rows = inf.batch_throughput(model, (1, 3), prompt_len=4, new_tokens=3, repeats=1)
+    rows = inf.batch_throughput(model, (1, 3), context_len=6, min_run_time=0.01)
     assert [r["batch_size"] for r in rows] == [1, 3]
     for r in rows:
         assert r["tokens_per_s"] == pytest.approx(r["batch_size"] / r["step_s"])
-        cost = inf.step_cost(model, 1, 4 + 1, batch_size=r["batch_size"])
+        cost = inf.step_cost(model, 1, 6, batch_size=r["batch_size"])
         assert r["flops_per_s"] == pytest.approx(cost.flops / r["step_s"])
+    with pytest.raises(TypeError, match="forward_cached"):
+        inf.batch_throughput(tiny_llama())
 
 
 # --- Decodificación especulativa -----------------------------------------------------
@@ -216,7 +218,8 @@ def test_crop_cache_and_speculative_errors():
     crop_cache(cache, 4)
     assert all(k.shape[2] == 4 for k in cache.keys) and cache.seq_len() == 4
     with pytest.raises(ValueError, match=r"\(1, T\)"):
-        speculative_generate(model, TruncatedLlama(model, 1), torch.zeros(2, 3, dtype=torch.long), 4)
+        speculative_generate(model, TruncatedLlama(model, 1),
+                             torch.zeros(2, 3, dtype=torch.long), 4)
     with pytest.raises(ValueError, match="k"):
         speculative_generate(model, TruncatedLlama(model, 1), torch.zeros(1, 3, dtype=torch.long),
                              4, k=0)
