@@ -473,15 +473,21 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
 
     Los embeddings siguen en coma flotante (de ellos solo se lee una fila por
     token); si la cabeza de salida estaba atada a los embeddings, la cabeza se
-    cuantiza por separado y los embeddings se conservan. Devuelve una copia (o el
-    mismo modelo con ``inplace=True``) en modo evaluación.
+    cuantiza por separado y los embeddings se conservan (en la copia, comparten
+    memoria con el original). Devuelve una copia (o el mismo modelo con
+    ``inplace=True``) en modo evaluación.
     """
     if not isinstance(model, nn.Module):
         raise TypeError("quantize_int8: se esperaba un nn.Module; se recibió "
                         f"{type(model).__name__}.")
     if mode not in INT8_MODES:
         raise ValueError(f"quantize_int8: mode debe ser uno de {INT8_MODES}; se recibió {mode!r}.")
-    target = model if inplace else copy.deepcopy(model)
+    if inplace:
+        target = model
+    else:  # copia sin duplicar los pesos de las lineales (se sustituyen ahora mismo)
+        linear_weights = {id(m.weight): m.weight for m in model.modules()
+                          if isinstance(m, nn.Linear)}
+        target = copy.deepcopy(model, memo=dict(linear_weights))
     replaced = 0
     for parent in list(target.modules()):
         for name, child in list(parent.named_children()):

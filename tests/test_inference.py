@@ -12,6 +12,15 @@ from labcode.gpt import GPT, GPTConfig
 from labcode.llama import Llama, LlamaConfig
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Modelos diminutos: un hilo evita la sobrecarga de OpenMP en máquinas compartidas."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_gpt(**kw) -> GPT:
     torch.manual_seed(0)
     cfg = dict(vocab_size=11, n_positions=8, n_embd=4, n_layer=1, n_head=2)
@@ -183,7 +192,7 @@ def spec_llama() -> Llama:
                       num_attention_heads=4, num_key_value_heads=2)
 
 
-@pytest.mark.parametrize("k", [1, 2, 3, 5])
+@pytest.mark.parametrize("k", [1, 3, 5])
 @pytest.mark.parametrize("n_draft", [1, 2, 4])
 def test_speculative_equals_greedy(k, n_draft):
     model = spec_llama()
