@@ -338,11 +338,12 @@ def batch_throughput(
 
 
 def generate_tokens_per_second(model: nn.Module, prompt: torch.Tensor, new_tokens: int,
-                               repeats: int = 3) -> float:
+                               repeats: int = 3, warmup: int = 1) -> float:
     """Tokens/s de ``model.generate(prompt, new_tokens)`` (voraz, con caché), contando
     todas las filas y con el *prefill* incluido (mediana de :func:`time_calls`)."""
     new_tokens = positive_int("generate_tokens_per_second: new_tokens", new_tokens)
-    t = time_calls({"g": lambda: model.generate(prompt, new_tokens)}, repeats=repeats)["g"]
+    t = time_calls({"g": lambda: model.generate(prompt, new_tokens)}, repeats=repeats,
+                   warmup=warmup)["g"]
     return prompt.shape[0] * new_tokens / t
 
 

@@ -267,3 +267,25 @@ def test_static_cache_same_greedy_tokens(batch):
         static.generate(prompt, 40)
     with pytest.raises(ValueError, match="max_len"):
         StaticCacheGPT(model, max_len=64)
+
+
+# --- python -m labcode bench inference -----------------------------------------------
+
+
+def test_bench_inference_cli_small(tmp_path, capsys):
+    import json
+
+    from labcode.__main__ import main
+
+    out = tmp_path / "inf.json"
+    assert main(["bench", "inference", "--small", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ancho de banda" in text and "especulativa" in text
+    rep = json.loads(out.read_text())["inference"]
+    assert rep["small"] is True
+    assert [r["batch_size"] for r in rep["decode"]["rows"]] == [1, 2, 4]
+    assert all(r["same_tokens"] for r in rep["speculative"]["rows"])
+    assert rep["static"]["same_tokens"] == {"static": True}
+    assert set(rep["int8"]) >= {"fp32", "weight_only", "dynamic", "target_met"}
+    # el techo de int8 es más alto: menos bytes por token
+    assert rep["int8"]["weight_only"]["bytes_per_token"] < rep["int8"]["fp32"]["bytes_per_token"]
