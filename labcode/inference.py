@@ -48,6 +48,7 @@ __all__ = [
     "decode_ceiling",
     "generate_tokens_per_second",
     "logit_error",
+    "logit_stats",
     "measure_bandwidth",
     "measure_matmul_flops",
     "model_shape",
@@ -536,7 +537,14 @@ def logit_error(model: nn.Module, reference: nn.Module, ids: torch.Tensor) -> di
     """Error de los logits de ``model`` frente a ``reference`` en ``ids`` ``(B, T)``:
     máximo y medio absolutos, la escala típica de los logits de referencia
     (desviación típica) y la fracción de posiciones con el mismo ``argmax``."""
-    a, b = _logits(model, ids).float(), _logits(reference, ids).float()
+    return logit_stats(_logits(model, ids).float(), _logits(reference, ids).float())
+
+
+def logit_stats(a: torch.Tensor, b: torch.Tensor) -> dict[str, float]:
+    """Lo que devuelve :func:`logit_error` a partir de los logits ya calculados
+    (``a`` frente a la referencia ``b``, misma forma ``(..., V)``)."""
+    if a.shape != b.shape:
+        raise ValueError(f"logit_stats: formas distintas {tuple(a.shape)} y {tuple(b.shape)}.")
     diff = (a - b).abs()
     return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
             "ref_std": float(b.std()),

@@ -101,16 +101,22 @@ def quant_report(model: nn.Module, eval_ids: torch.Tensor, prompt: torch.Tensor,
     memoria de cada variante, que sube porque cada peso ocupa 1 byte en vez de 4.
     """
     variants = {"fp32": model, **{m: inf.quantize_int8(model, mode=m) for m in modes}}
+    if "fp32" in modes:
+        raise ValueError("quant_report: 'fp32' es la referencia, no un modo de int8.")
     ref_tokens = model.generate(prompt, new_tokens)
     out: dict[str, Any] = {}
+    ref_logits = None
     for name, m in variants.items():
+        with torch.inference_mode():
+            logits = m(eval_ids[None, :window]).float()  # (1, window, V)
+        ref_logits = logits if ref_logits is None else ref_logits
         cost = inf.step_cost(m, 1, prompt.shape[1] + new_tokens // 2)
         out[name] = {"perplexity": inf.perplexity(m, eval_ids, window),
                      "bytes_per_token": cost.bytes_per_token,
                      "ceiling_tokens_per_s": inf.decode_ceiling(cost, roof["bandwidth"]),
                      "same_tokens": bool(torch.equal(m.generate(prompt, new_tokens), ref_tokens))}
         if name != "fp32":
-            out[name]["logit_error"] = inf.logit_error(m, model, eval_ids[None, :window])
+            out[name]["logit_error"] = inf.logit_stats(logits, ref_logits)
     # Cada variante ya generó una vez (same_tokens): ese fue su calentamiento.
     times = inf.time_calls({n: (lambda m=m: m.generate(prompt, new_tokens))
                             for n, m in variants.items()}, repeats=repeats, warmup=0)
