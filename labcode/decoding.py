@@ -27,7 +27,14 @@ from labcode.checks import positive_int
 from labcode.gpt import GPT
 from labcode.llama import KVCache, Llama
 
-__all__ = ["StaticCacheGPT", "TruncatedLlama", "crop_cache", "speculative_generate"]
+__all__ = [
+    "StaticCacheGPT",
+    "TruncatedLlama",
+    "crop_cache",
+    "draft_agreement",
+    "expected_speedup",
+    "speculative_generate",
+]
 
 
 # --- Borrador: las primeras capas del propio modelo ---------------------------------
@@ -74,6 +81,41 @@ class TruncatedLlama(nn.Module):
 
 
 # --- Decodificación especulativa ----------------------------------------------------
+
+
+@torch.inference_mode()
+def draft_agreement(target: nn.Module, draft: nn.Module, ids: torch.Tensor,
+                    start: int = 1) -> float:
+    """Fracción de posiciones ``t >= start`` de ``ids`` ``(1, N)`` en las que el borrador
+    y el verificador eligen el mismo ``argmax`` para el token siguiente.
+
+    Con ``ids`` = la salida voraz del verificador, es la probabilidad ``α`` de que
+    el verificador acepte un token propuesto (con el mismo contexto), y se obtiene
+    con una sola pasada de cada modelo.
+    """
+    if ids.dim() != 2 or ids.shape[0] != 1 or not 0 <= start < ids.shape[1] - 1:
+        raise ValueError("draft_agreement: se esperaba ids (1, N) y 0 <= start < N - 1; se "
+                         f"recibió la forma {tuple(ids.shape)} y start={start}.")
+    a = target(ids)[0, start:-1].argmax(-1)
+    b = draft(ids)[0, start:-1].argmax(-1)
+    return float((a == b).float().mean())
+
+
+def expected_speedup(alpha: float, k: int, cost_ratio: float) -> float:
+    """Aceleración esperada de la decodificación especulativa (Leviathan et al., 2023).
+
+    Si cada token propuesto se acepta con probabilidad ``alpha`` (independiente), una
+    ronda produce en media ``(1 - alpha^(k+1)) / (1 - alpha)`` tokens y cuesta ``k``
+    pasadas del borrador (cada una ``cost_ratio`` veces una del verificador) más una
+    del verificador.
+    """
+    if not 0 <= alpha <= 1 or cost_ratio < 0:
+        raise ValueError(f"expected_speedup: alpha en [0, 1] y cost_ratio >= 0; se recibió "
+                         f"{alpha} y {cost_ratio}.")
+    k = positive_int("expected_speedup: k", k)
+    tokens = k + 1 if alpha == 1 else (1 - alpha ** (k + 1)) / (1 - alpha)
+    return tokens / (k * cost_ratio + 1)
+
 
 
 def crop_cache(cache: KVCache, length: int) -> None:

@@ -7,7 +7,14 @@ import torch
 from torch import nn
 
 from labcode import inference as inf
-from labcode.decoding import StaticCacheGPT, TruncatedLlama, crop_cache, speculative_generate
+from labcode.decoding import (
+    StaticCacheGPT,
+    TruncatedLlama,
+    crop_cache,
+    draft_agreement,
+    expected_speedup,
+    speculative_generate,
+)
 from labcode.gpt import GPT, GPTConfig
 from labcode.llama import Llama, LlamaConfig
 
@@ -206,6 +213,23 @@ def test_speculative_equals_greedy(k, n_draft):
         assert stats["proposed"] == k * stats["rounds"]
         if n_draft == 4:  # el borrador es el modelo entero: acepta todo
             assert stats["acceptance"] == 1.0
+
+
+def test_expected_speedup_and_agreement():
+    assert expected_speedup(0.0, 4, 0.1) == pytest.approx(1 / 1.4)  # 1 token por ronda
+    assert expected_speedup(1.0, 4, 0.0) == 5.0  # acepta todo y el borrador es gratis
+    assert expected_speedup(0.5, 2, 0.5) == pytest.approx((1 + 0.5 + 0.25) / 2)
+    model = spec_llama()
+    ids = model.generate(torch.randint(0, 97, (1, 4), generator=torch.Generator().manual_seed(3)),
+                         12)
+    assert draft_agreement(model, TruncatedLlama(model, 4), ids) == 1.0
+    alpha = draft_agreement(model, TruncatedLlama(model, 1), ids, start=3)
+    with torch.no_grad():
+        a = model(ids)[0, 3:-1].argmax(-1)
+        b = TruncatedLlama(model, 1)(ids)[0, 3:-1].argmax(-1)
+    assert alpha == pytest.approx(float((a == b).float().mean()))
+    with pytest.raises(ValueError, match="alpha"):
+        expected_speedup(1.5, 2, 0.1)
 
 
 def test_truncated_llama_is_early_exit():
