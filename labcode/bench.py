@@ -391,6 +391,14 @@ def bench_generation(
     }
 
 
+def _bench_inference(**kwargs: Any) -> dict[str, Any]:
+    """Capítulo 13 (techo, lotes, int8, especulativa, caché estática): ver
+    :func:`labcode.inference_bench.bench_inference`."""
+    from labcode.inference_bench import bench_inference
+
+    return bench_inference(**kwargs)
+
+
 # --- Ajuste fino --------------------------------------------------------------------
 
 
@@ -520,6 +528,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "generation": bench_generation,
     "finetune": bench_finetune,
     "build": book_build_times,
+    "inference": lambda **kw: _bench_inference(**kw),
 }
 _DEFAULT = ("mha-numpy", "mha", "generation")
 
@@ -546,6 +555,10 @@ def _summary(report: dict[str, Any]) -> str:
         return (f"  {report['model']} · {report['n_train']} frases · "
                 f"{report['train_seconds']:.1f} s · exactitud {100 * report['accuracy']:.1f} % · "
                 f"objetivo {'sí' if report['target_met'] else 'no'}")
+    if name == "inference":
+        from labcode.inference_bench import summary
+
+        return summary(report)
     if name == "build":
         return "\n".join([f"  {p}: {s:.1f} s" for p, s in report["pages"].items()]
                          + [f"  total: {report['total_seconds']:.1f} s"])
@@ -585,6 +598,7 @@ def run_cli(args: argparse.Namespace) -> int:
                        "n_positions": 64, "new_tokens": 8, "repeats": 1},
         "finetune": {"train_limit": 64},
         "build": {},
+        "inference": {"small": True},
     }
     reports = {}
     for name in names:
