@@ -26,6 +26,7 @@ La decodificación especulativa y la caché estática están en
 from __future__ import annotations
 
 import copy
+import ctypes
 import math
 import statistics
 import warnings
@@ -484,21 +485,38 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
                         f"{type(model).__name__}.")
     if mode not in INT8_MODES:
         raise ValueError(f"quantize_int8: mode debe ser uno de {INT8_MODES}; se recibió {mode!r}.")
-    if inplace:
-        target = model
-    else:  # copia sin duplicar los pesos de las lineales (se sustituyen ahora mismo)
-        linear_weights = {id(m.weight): m.weight for m in model.modules()
-                          if isinstance(m, nn.Linear)}
-        target = copy.deepcopy(model, memo=dict(linear_weights))
-    replaced = 0
-    for parent in list(target.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
-                setattr(parent, name, Int8Linear.from_linear(child, mode=mode))
-                replaced += 1
-    if replaced == 0:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
         raise ValueError("quantize_int8: el modelo no tiene capas nn.Linear que cuantizar.")
-    return target.eval()
+    if inplace:
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    setattr(parent, name, Int8Linear.from_linear(child, mode=mode))
+                    _release_freed_memory()
+        return model.eval()
+    # Copia: deepcopy pone cada nn.Linear ya cuantizada en su sitio (memo) y nunca copia
+    # sus pesos en float32; los pesos atados (embeddings = cabeza) se comparten con el
+    # original. Así la copia solo ocupa lo que ocupan los int8.
+    memo: dict[int, Any] = {id(m.weight): m.weight for m in linears}
+    for m in linears:
+        memo[id(m)] = Int8Linear.from_linear(m, mode=mode)
+        _release_freed_memory()
+    return copy.deepcopy(model, memo=memo).eval()
+
+
+def _release_freed_memory() -> None:
+    """Devuelve al sistema la memoria libre del montón (glibc ``malloc_trim``).
+
+    Cuantizar capa a capa crea temporales en float32 de tamaños distintos; glibc los
+    libera pero no devuelve esas páginas, y el pico de memoria del proceso crece unos
+    500 MB por copia de SmolLM2. Fuera de glibc (macOS, Windows, musl) no hace nada.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - otra libc
+        pass
 
 
 # --- Calidad ------------------------------------------------------------------------
