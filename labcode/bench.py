@@ -49,7 +49,7 @@ __all__ = [
     "write_json",
 ]
 
-#: Memoria que Binder da a cada lector: ningún capítulo (perfil quick) debe pasar de aquí.
+#: Memoria que Binder da a cada lector; ningún capítulo (perfil quick) debe pasar de aquí.
 BINDER_MEMORY_LIMIT_BYTES = 2 * 10**9
 
 #: Objetivos del proyecto para estas mediciones.

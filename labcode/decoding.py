@@ -209,7 +209,7 @@ def speculative_generate(target: nn.Module, draft: nn.Module, input_ids: torch.T
 class StaticCacheGPT(nn.Module):
     """Generación voraz de un :class:`labcode.gpt.GPT` con la caché KV preasignada.
 
-    La caché dinámica de :meth:`GPT.generate` concatena claves y valores en cada
+    La caché dinámica de :meth:`labcode.gpt.GPT.generate` concatena claves y valores en cada
     paso: la forma de los tensores cambia y cada paso reserva memoria. Aquí hay
     dos tensores fijos por capa, ``(B, nh, max_len, hs)``; el paso escribe la
     posición ``pos`` con ``index_copy_`` y atiende a todas las posiciones con una

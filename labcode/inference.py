@@ -80,7 +80,7 @@ def measure_bandwidth(n_bytes: int = 2**27, min_run_time: float = 0.5) -> dict[s
         Tamaño de cada vector en bytes (por defecto 128 MiB, mucho más que la caché
         de la CPU: si los vectores cupieran en caché se mediría la caché).
     min_run_time : float
-        Segundos mínimos de medida de cada núcleo (:meth:`Timer.blocked_autorange`).
+        Segundos mínimos de medida de cada núcleo (``torch.utils.benchmark.Timer.blocked_autorange``).
 
     Returns
     -------
@@ -168,7 +168,7 @@ class StepCost:
 
     @property
     def intensity(self) -> float:
-        """Intensidad aritmética: FLOPs por byte leído."""
+        """Intensidad aritmética, en FLOPs por byte leído."""
         return self.flops / self.bytes
 
     @property
@@ -307,7 +307,7 @@ def batch_throughput(
     frente al tamaño del lote.
 
     Para cada lote ``B`` se procesa un *prompt* de ``context_len - 1`` tokens y se
-    cronometra (:meth:`Timer.blocked_autorange`, mediana) el paso siguiente,
+    cronometra (``torch.utils.benchmark.Timer.blocked_autorange``, mediana) el paso siguiente,
     ``model.forward_cached(token, caché)``: lo mismo que hace ``generate`` en cada
     token, sin el *prefill*.
 

@@ -480,7 +480,7 @@ class Llama(nn.Module):
         top_k:
             Si se da, sólo se muestrea entre los ``top_k`` tokens más probables.
         use_cache:
-            Reutiliza claves y valores ya calculados (:class:`KVCache`): cada paso
+            Reutiliza claves y valores ya calculados (:class:`labcode.llama.KVCache`): cada paso
             procesa sólo el último token. El resultado es el mismo.
         eos_token_id:
             Si se da, una fila que lo genera queda terminada (se rellena con él) y
