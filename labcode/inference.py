@@ -80,7 +80,8 @@ def measure_bandwidth(n_bytes: int = 2**27, min_run_time: float = 0.5) -> dict[s
         Tamaño de cada vector en bytes (por defecto 128 MiB, mucho más que la caché
         de la CPU: si los vectores cupieran en caché se mediría la caché).
     min_run_time : float
-        Segundos mínimos de medida de cada núcleo (``torch.utils.benchmark.Timer.blocked_autorange``).
+        Segundos mínimos de medida de cada núcleo
+        (``torch.utils.benchmark.Timer.blocked_autorange``).
 
     Returns
     -------
