@@ -339,7 +339,8 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
             f"{sorted(set(result.missing_keys) - allowed_missing)}, sobran "
             f"{sorted(result.unexpected_keys)}."
         )
-    model.save_pretrained(out)
+    with _quiet_transformers():  # sin la barra «Writing model shards» (un widget en el libro)
+        model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     if not (out / "model.safetensors").is_file():
         raise LabcodeRuntimeError(f"save_pretrained no escribió model.safetensors en {out}.")
