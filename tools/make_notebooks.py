@@ -447,6 +447,7 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
     """Metadatos del capítulo, soluciones ocultas, enlaces y celda de instalación."""
     text = (root / f"{page}.md").read_text(encoding="utf-8")
     chapter = [c for c in jupytext.reads(text, fmt="md:myst").cells if c.cell_type == "code"]
+    _restore_removed_cells(nb, chapter)
     code = [c for c in nb.cells if c.cell_type == "code"]
     got, want = [c.source.strip() for c in code], [c.source.strip() for c in chapter]
     if got != want:
@@ -479,6 +480,30 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
         c["id"] = f"cell-{i:03d}"
     nb.metadata = nbformat.from_dict(notebook_metadata(text, page, commit, root))
     return nb
+
+
+def _is_removed(cell) -> bool:
+    return "remove-cell" in cell.get("metadata", {}).get("tags", [])
+
+
+def _restore_removed_cells(nb, chapter: list) -> None:
+    """Vuelve a poner en su sitio las celdas ``remove-cell`` del capítulo.
+
+    sphinx-tojupyter trabaja sobre el documento de Sphinx, donde esas celdas ya no
+    están; en el cuaderno sí hacen falta (guardas de la prosa, ``glue``...), porque
+    el cuaderno se ejecuta entero. Si falta otra celda, la comprobación posterior falla.
+    """
+    out, pending = [], list(chapter)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            while (pending and _is_removed(pending[0])
+                   and pending[0].source.strip() != cell.source.strip()):
+                out.append(nbformat.v4.new_code_cell(pending.pop(0).source))
+            if pending:
+                pending.pop(0)
+        out.append(cell)
+    out += [nbformat.v4.new_code_cell(c.source) for c in pending if _is_removed(c)]
+    nb.cells = out
 
 
 def _merge_anchor_cells(cells: list) -> list:
