@@ -460,10 +460,11 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
         )
     anchors = set(re.findall(r"<a id='([^']+)'>", "".join(c.source for c in nb.cells)))
     page_url = f"{SITE_URL}{page}.html"
-    for cell, original in zip(code, chapter, strict=True):
+    in_solution = _solution_code_cells(text)
+    for i, (cell, original) in enumerate(zip(code, chapter, strict=True)):
         cell.source, cell.metadata = original.source, nbformat.from_dict(dict(original.metadata))
         cell.outputs, cell.execution_count = [], None
-        if is_solution(cell):
+        if is_solution(cell) or i in in_solution:
             hide_solution(cell)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -480,6 +481,23 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
         c["id"] = f"cell-{i:03d}"
     nb.metadata = nbformat.from_dict(notebook_metadata(text, page, commit, root))
     return nb
+
+
+def _solution_code_cells(text: str) -> set[int]:
+    """Índices (entre las celdas de código) de las que están dentro de un bloque
+    ``solution-start`` … ``solution-end`` de sphinx-exercise."""
+    inside, index, found = False, 0, set()
+    for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type == "markdown":
+            if "{solution-start}" in cell.source:
+                inside = True
+            if "{solution-end}" in cell.source:
+                inside = False
+        elif cell.cell_type == "code":
+            if inside:
+                found.add(index)
+            index += 1
+    return found
 
 
 def _is_removed(cell) -> bool:
