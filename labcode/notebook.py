@@ -72,7 +72,7 @@ def progress(iterable: Iterable | None = None, **kwargs) -> Iterator:
     Durante la construcción del libro (``LABCODE_BUILD=1``) es siempre una barra
     de texto (``tqdm.std``) desactivada, aunque quien llama pida mostrarla: un
     widget de Jupyter en una salida obligaría a las páginas estáticas a cargar
-    require.js y el gestor de widgets desde un CDN.
+    RequireJS y el gestor de widgets desde un CDN.
     """
     if in_book_build():
         from tqdm.std import tqdm
