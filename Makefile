@@ -17,16 +17,26 @@ STAMP  := $(VENV)/.installed
 FORCE  ?= 0
 PYTEST_ARGS ?=
 
+# Datos de desarrollo: ../shared/data junto al repositorio, si existe y no se
+# eligió otra fuente (LABCODE_DATA o la réplica LABCODE_DATA_URL). Sin ella,
+# labcode descarga los datos (y comprueba su hash) la primera vez.
+SHARED_DATA := $(abspath ../shared/data)
+ifeq ($(strip $(LABCODE_DATA)$(LABCODE_DATA_URL)),)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export LABCODE_DATA := $(SHARED_DATA)
+endif
+endif
+
 # Huella de labcode y de las dependencias: si cambia, la caché de ejecución
 # deja de ser válida (jupyter-cache sólo mira el texto de cada cuaderno).
-CODE_HASH = $(shell cat $$(LC_ALL=C ls labcode/*.py | LC_ALL=C sort) pyproject.toml requirements.txt requirements-dev.txt requirements-models.txt | sha256sum | cut -c1-16)
+CODE_HASH = $(shell cat $$(find labcode -name '*.py' | LC_ALL=C sort) pyproject.toml requirements.txt requirements-dev.txt requirements-models.txt | sha256sum | cut -c1-16)
 
 .PHONY: help venv book test lint clean gpu-check
 
 help:
 	@echo "make book   crea $(VENV), instala dependencias y construye el libro ($(BUILD)/html)"
 	@echo "make test   ejecuta todas las pruebas (construye el libro si hace falta)"
-	@echo "make lint   ruff sobre labcode/, tests/, benchmarks/ y tools/"
+	@echo "make lint   ruff sobre labcode/, tests/, benchmarks/ y tools/, y las capas de labcode (lint-imports)"
 	@echo "make clean  borra $(BUILD)/ (la caché de ejecución incluida)"
 	@echo "make gpu-check  perfil full en una máquina con CUDA: libro completo y pruebas de GPU"
 
@@ -53,7 +63,7 @@ book: $(STAMP)
 	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/peak-rss; \
 	fi; \
 	start=$$(date +%s); \
-	LABCODE_BUILD=1 LABCODE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
+	LABCODE_BUILD=1 LABCODE_PROGRESS=off LABCODE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
 	end=$$(date +%s); \
 	echo "{\"seconds\": $$((end - start)), \"forced\": \"$(FORCE)\"}" > $(BUILD)/build-time.json; \
 	echo "$$hash" > $(BUILD)/.code-hash
@@ -67,6 +77,8 @@ test: book
 
 lint: $(STAMP)
 	$(BIN)/ruff check labcode tests benchmarks tools
+	@# Las capas de labcode (contratos de pyproject.toml, [tool.importlinter]).
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(BUILD)

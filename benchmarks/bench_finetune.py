@@ -1,6 +1,6 @@
 """Ajuste fino de BERT en SST-2: tiempo de entrenamiento y exactitud de validación.
 
-Envoltorio de :func:`labcode.bench.bench_finetune` (también
+Envoltorio de :func:`labcode.book.bench.bench_finetune` (también
 ``python -m labcode bench finetune``). Objetivos del proyecto:
 
 - perfil ``quick`` (all-MiniLM-L6-v2, subconjunto de SST-2, 1 época, 2 núcleos de
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import _summary, bench_finetune, write_json  # noqa: E402
+from labcode.book.bench import _summary, bench_finetune, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

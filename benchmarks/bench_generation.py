@@ -1,6 +1,6 @@
 """Velocidad de generación: nuestro ``GPT.generate`` (con y sin caché KV) frente a HF.
 
-Envoltorio de :func:`labcode.bench.bench_generation` (la misma medición que usa
+Envoltorio de :func:`labcode.book.bench.bench_generation` (la misma medición que usa
 el apéndice «Rendimiento» y ``python -m labcode bench generation``). Los tres
 caminos usan **el mismo modelo** (una configuración de GPT-2 con pesos
 aleatorios: sin red no hay pesos preentrenados, y la velocidad no depende de
@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import _summary, bench_generation, write_json  # noqa: E402
+from labcode.book.bench import _summary, bench_generation, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -24,15 +24,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import machine_info, write_json  # noqa: E402
-from labcode.longrange import (  # noqa: E402
+from labcode.book.bench import machine_info, write_json  # noqa: E402
+from labcode.models.seq2seq import default_num_threads  # noqa: E402
+from labcode.tasks.longrange import (  # noqa: E402
     accuracy_vs_distance,
     build_matched_models,
     count_parameters,
     crossover_length,
     time_models_vs_length,
 )
-from labcode.model import default_num_threads  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

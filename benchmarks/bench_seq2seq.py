@@ -1,6 +1,6 @@
 """Benchmark del capítulo 5: entrenar el Transformer de fechas en CPU.
 
-Entrena la configuración del capítulo (``labcode.model.train_dates_model``), mide
+Entrena la configuración del capítulo (``labcode.models.seq2seq.train_dates_model``), mide
 el tiempo de pared del entrenamiento y la coincidencia exacta en fechas de prueba
 no vistas, y escribe un JSON con los resultados.
 
@@ -25,8 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.bench import machine_info, write_json  # noqa: E402
-from labcode.model import (  # noqa: E402
+from labcode.book.bench import machine_info, write_json  # noqa: E402
+from labcode.models.seq2seq import (  # noqa: E402
     DATES_MODEL_CONFIG,
     DATES_TRAIN_CONFIG,
     exact_match,

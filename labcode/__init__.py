@@ -1,40 +1,26 @@
-"""labcode: el código del libro «Lab 11: Transformers».
+"""labcode: el código del libro «Lab 11: Transformers», en capas.
 
-Cada módulo corresponde a un concepto (y a un capítulo) del libro:
+Cada capa sólo importa de las que tiene debajo (lo comprueba ``lint-imports``
+con el contrato de ``pyproject.toml``)::
 
-- :mod:`labcode.attention_numpy`: atención por producto escalar escalado,
-  ``SelfAttentionNumPy`` y ``MultiHeadAttentionNumPy`` en NumPy puro.
-- :mod:`labcode.positional`: codificación posicional sinusoidal y aprendida.
-- :mod:`labcode.rnn`: la línea base recurrente (LSTM) con la que se compara.
-- :mod:`labcode.blocks`: bloques encoder y decoder en PyTorch.
-- :mod:`labcode.model`: ``TransformerModel``, el Transformer encoder-decoder completo.
-- :mod:`labcode.seq2seq_data`: la tarea de secuencia a secuencia (fechas) del capítulo 5.
-- :mod:`labcode.gpt` y :mod:`labcode.bert`: GPT-2 y BERT desde cero, cargables desde Hugging Face.
-- :mod:`labcode.tokenization`: WordPiece frente a BPE a nivel de bytes.
-- :mod:`labcode.quijote`: el mini-GPT «cervantino» entrenado con *Don Quijote*.
-- :mod:`labcode.pretrained`: perfiles, modelos preentrenados, datos SST-2 y dispositivo.
-- :mod:`labcode.llama`: un decoder moderno (RMSNorm, RoPE, SwiGLU, GQA) desde cero.
-- :mod:`labcode.sentiment`: ``BERTSentimentClassifier``, ajuste fino para sentimiento.
-- :mod:`labcode.generation`: ``GPT2TextGenerator``, generación de texto y estrategias.
-- :mod:`labcode.viz`: visualización de la atención (mapas, *rollout*, visor interactivo).
-- :mod:`labcode.longrange`: la tarea de dependencias largas (Transformer frente a LSTM).
-- :mod:`labcode.vit`: el Vision Transformer.
-- :mod:`labcode.prompting`: clasificación con instrucciones y ejemplos (*few-shot*).
-- :mod:`labcode.efficient_attention`: atención eficiente frente a la atención completa.
-- :mod:`labcode.scaling`: leyes de escala de Kaplan y de Chinchilla.
-- :mod:`labcode.pretraining`: preentrenamiento MLM de BERT (enmascarado 80/10/10) y T5.
-- :mod:`labcode.diagrams`: diagramas de arquitectura dibujados desde la configuración.
-- :mod:`labcode.bench`: las mediciones de rendimiento (``python -m labcode bench``).
-- :mod:`labcode.plotting`: figuras compartidas (mapas de calor de atención...).
-- :mod:`labcode.exercises`: funciones que comprueban los ejercicios del libro.
-- :mod:`labcode.config`: carpeta de datos y perfil de ejecución.
-- :mod:`labcode.datasets_registry`: datos que se descargan solos, con su hash comprobado.
-- :mod:`labcode.notebook`: utilidades para los capítulos (``glue``...).
-- :mod:`labcode.checks`: validaciones de entrada compartidas y escritura atómica.
-- :mod:`labcode.errors`: ``LabcodeError``, la base de todos los errores de labcode.
+    cli        la línea de órdenes (python -m labcode)
+    book       lo único que sabe del libro: glue, ejercicios, mediciones del apéndice
+    hf         modelos preentrenados de Hugging Face: carga, tokenizadores,
+               BERTSentimentClassifier, GPT2TextGenerator, instrucciones
+    analysis   mapas de atención, rollout, leyes de escala, costes, figuras
+    tasks      experimentos completos: mini-GPT del Quijote, dependencias largas, MLM
+    train      el bucle de entrenamiento
+    models     Transformer encoder-decoder, GPT, BERT, Llama, ViT
+    sampling   temperatura, top-k, top-p, penalización por repetición
+    nn         máscaras, atención, FFN, bloques, codificación posicional, LSTM
+    data       datos con hash comprobado, tareas de secuencia a secuencia, tokenizador
+    numpy_ref  atención y codificación posicional en NumPy (capítulos 2 a 4)
+    utils      errores, validación, configuración, semillas, progreso
 
-Los módulos se importan de forma perezosa para que ``import labcode`` sea
-rápido y no exija PyTorch a quien sólo usa la parte en NumPy.
+Los nombres públicos más usados (las ocho clases del laboratorio entre ellos) se
+pueden importar desde aquí: ``from labcode import TransformerModel``. Se cargan
+de forma perezosa, para que ``import labcode`` sea rápido y no exija PyTorch a
+quien sólo usa la parte en NumPy.
 """
 
 from __future__ import annotations
@@ -43,44 +29,48 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "attention_numpy",
-    "positional",
-    "rnn",
-    "plotting",
-    "exercises",
-    "config",
-    "datasets_registry",
-    "notebook",
-    "blocks",
-    "model",
-    "gpt",
-    "bert",
-    "tokenization",
-    "quijote",
-    "seq2seq_data",
-    "pretrained",
-    "llama",
-    "sentiment",
-    "generation",
-    "longrange",
-    "vit",
-    "viz",
-    "prompting",
-    "efficient_attention",
-    "scaling",
-    "bench",
-    "checks",
-    "errors",
-    "pretraining",
-    "diagrams",
+#: Nombre público -> módulo que lo define.
+_EXPORTS = {
+    "SelfAttentionNumPy": "labcode.numpy_ref.attention",
+    "MultiHeadAttentionNumPy": "labcode.numpy_ref.attention",
+    "scaled_dot_product_attention": "labcode.numpy_ref.attention",
+    "PositionalEncodingSinusoidal": "labcode.numpy_ref.positional",
+    "MultiHeadAttention": "labcode.nn.blocks",
+    "TransformerEncoderBlock": "labcode.nn.blocks",
+    "TransformerDecoderBlock": "labcode.nn.blocks",
+    "causal_mask": "labcode.nn.blocks",
+    "TransformerConfig": "labcode.models.seq2seq",
+    "TransformerModel": "labcode.models.seq2seq",
+    "GPT": "labcode.models.gpt",
+    "GPTConfig": "labcode.models.gpt",
+    "BertConfig": "labcode.models.bert",
+    "BertEncoder": "labcode.models.bert",
+    "Llama": "labcode.models.llama",
+    "LlamaConfig": "labcode.models.llama",
+    "ViT": "labcode.models.vit",
+    "ViTConfig": "labcode.models.vit",
+    "BERTSentimentClassifier": "labcode.hf.sentiment",
+    "GPT2TextGenerator": "labcode.hf.generation",
+    "LabcodeError": "labcode.utils.errors",
+    "set_seed": "labcode.utils.runtime",
 }
+
+_SUBPACKAGES = {"utils", "numpy_ref", "data", "nn", "sampling", "models", "train", "tasks",
+                "analysis", "hf", "book", "cli"}
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"el módulo 'labcode' no tiene el atributo {name!r}")
 
 
-__all__ = sorted(_SUBMODULES) + ["__version__"]
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBPACKAGES)
+
+
+__all__ = sorted(_EXPORTS) + ["__version__"]

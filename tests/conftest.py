@@ -6,7 +6,17 @@ por sesión: Playwright (API síncrona) no admite dos instancias vivas a la vez.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+# Los datos de desarrollo de ../shared/data, si existen y nadie eligió otra fuente
+# (como hace el Makefile): labcode ya no conoce la estructura del repositorio.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_CHOSEN = os.environ.get("LABCODE_DATA") or os.environ.get("LABCODE_DATA_URL")
+if not _CHOSEN and _SHARED_DATA.is_dir():
+    os.environ["LABCODE_DATA"] = str(_SHARED_DATA)
 
 
 @pytest.fixture(scope="session")

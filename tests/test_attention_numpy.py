@@ -1,4 +1,4 @@
-"""Pruebas de labcode.attention_numpy (y de los ejercicios 11.1 y 11.3).
+"""Pruebas de labcode.numpy_ref.attention (y de los ejercicios 11.1 y 11.3).
 
 La referencia es PyTorch: ``torch.nn.functional.scaled_dot_product_attention`` y
 ``torch.nn.MultiheadAttention`` con los mismos pesos, en float64.
@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labcode.attention_numpy import (
+from labcode.book.exercises import EJERCICIO_11_1, _ex11_1_candidates, check_11_1, check_11_3
+from labcode.numpy_ref.attention import (
     MultiHeadAttentionNumPy,
     SelfAttentionNumPy,
     causal_mask,
@@ -22,7 +23,6 @@ from labcode.attention_numpy import (
     softmax,
     split_heads,
 )
-from labcode.exercises import EJERCICIO_11_1, _ex11_1_candidates, check_11_1, check_11_3
 
 ATOL = 1e-6
 
@@ -434,7 +434,7 @@ def test_check_11_3(capsys):
 
 
 def test_to_torch_builds_the_same_layer_as_the_reference_copy():
-    """``MultiHeadAttentionNumPy.to_torch`` (lo que usan el capítulo 3 y labcode.bench)
+    """``MultiHeadAttentionNumPy.to_torch`` (lo que usan el capítulo 3 y labcode.book.bench)
     coincide con la copia de pesos hecha a mano en estas pruebas."""
     mha = MultiHeadAttentionNumPy(d_model=12, num_heads=3, seed=4)
     ours, ref = mha.to_torch(), _torch_mha(mha)

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.bench: las mediciones dan cifras coherentes (no se comprueba
+"""Pruebas de labcode.book.bench: las mediciones dan cifras coherentes (no se comprueba
 la velocidad: eso es cosa de benchmarks/ y del apéndice), las salidas comparadas
 coinciden y las entradas inválidas dan errores claros."""
 
@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from labcode import bench
 from labcode.__main__ import main
+from labcode.book import bench
 
 
 def test_time_interleaved_runs_each_function_and_reports_the_median():

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.bert: BertEncoder (hecho con labcode.blocks) frente a BertModel de HF."""
+"""Pruebas de labcode.models.bert: BertEncoder (de labcode.nn.blocks) frente a BertModel de HF."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
-from labcode.bert import BertConfig, BertEncoder, load_minilm_hf  # noqa: E402
-from labcode.blocks import TransformerEncoderBlock  # noqa: E402
-from labcode.tokenization import load_minilm_tokenizer  # noqa: E402
+from labcode.hf.tokenization import load_minilm_tokenizer  # noqa: E402
+from labcode.models.bert import BertConfig, BertEncoder, load_minilm_hf  # noqa: E402
+from labcode.nn.blocks import TransformerEncoderBlock  # noqa: E402
 
 SENTENCES = [
     "El gato bebió la leche porque estaba hambriento",

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.blocks: atención multi-cabeza, FFN y bloques encoder/decoder."""
+"""Pruebas de labcode.nn.blocks: atención multi-cabeza, FFN y bloques encoder/decoder."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from labcode.blocks import (
+from labcode.nn.blocks import (
     FeedForward,
     MultiHeadAttention,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
     causal_mask,
-    combine_masks,
     padding_mask,
 )
 
@@ -66,15 +65,6 @@ def test_padding_mask_shape_and_values():
     assert m[1].all()
     with pytest.raises(ValueError, match=r"\(B, T\)"):
         padding_mask(torch.tensor([1, 2, 0]), 0)
-
-
-def test_combine_masks():
-    ids = torch.tensor([[5, 6, 0]])
-    m = combine_masks(causal_mask(3), padding_mask(ids, 0), None)
-    assert m.shape == (1, 1, 3, 3)
-    expected = torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 0]], dtype=torch.bool)
-    assert torch.equal(m[0, 0], expected)
-    assert combine_masks(None) is None
 
 
 # ---------------------------------------------------------------------------- atención

@@ -44,7 +44,9 @@ def _parse(page: str) -> _Collector:
 
 
 def _code_hash() -> str:
-    files = sorted((ROOT / "labcode").glob("*.py"), key=lambda p: p.name.encode())
+    # Como el Makefile: find labcode -name '*.py' | LC_ALL=C sort
+    files = sorted((ROOT / "labcode").rglob("*.py"),
+                   key=lambda p: p.relative_to(ROOT).as_posix().encode())
     files += [ROOT / "pyproject.toml", ROOT / "requirements.txt", ROOT / "requirements-dev.txt",
               ROOT / "requirements-models.txt"]
     h = hashlib.sha256()

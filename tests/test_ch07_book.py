@@ -41,7 +41,7 @@ def test_checks_in_chapter(g):
 
 
 def test_exercise_solved(g):
-    from labcode.exercises import EJERCICIO_11_4
+    from labcode.book.exercises import EJERCICIO_11_4
 
     text = outputs_text(PAGE)
     assert "✅ Ejercicio 11.4 resuelto" in text

@@ -20,7 +20,7 @@ def g():
 def test_ours_reproduce_hf_attention_maps(g):
     assert float(g["ch09_bert_diff"]) < 1e-4
     assert float(g["ch09_gen_diff"]) < 1e-4
-    assert g["ch09_gen_class"] in ("labcode.llama.Llama", "labcode.gpt.GPT")
+    assert g["ch09_gen_class"] in ("labcode.models.llama.Llama", "labcode.models.gpt.GPT")
     out = outputs_text(PAGE)
     assert "la implementación de HF sigue siendo sdpa" in out or "sigue siendo eager" in out
 

@@ -28,8 +28,8 @@ def test_ci_downloads_the_data_once_into_a_cache_keyed_on_the_registry():
     steps = _steps()
     cache = steps[_index(steps, "actions/cache@")]
     assert cache["with"]["path"] == "~/.cache/labcode/data"
-    assert "hashFiles('labcode/datasets_registry.py')" in cache["with"]["key"]
-    fetch = _index(steps, "-m labcode.datasets_registry")
+    assert "hashFiles('labcode/data/registry.py')" in cache["with"]["key"]
+    fetch = _index(steps, "-m labcode.data.registry")
     assert _index(steps, "actions/cache@") < fetch < _index(steps, "make book FORCE=1")
     assert steps[fetch]["env"]["HF_HUB_OFFLINE"] == "0"  # sólo este paso va al Hub
     wf = yaml.safe_load(CI.read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from labcode import config
+from labcode.utils import config
 
 
 def test_profile_defaults_to_quick(monkeypatch):
@@ -20,14 +20,6 @@ def test_bad_profile_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("LABCODE_PROFILE", "turbo")
     with pytest.raises(ValueError, match="LABCODE_PROFILE.*'turbo'"):
         config.get_profile()
-
-
-def test_seed(monkeypatch):
-    monkeypatch.setenv("LABCODE_SEED", "7")
-    assert config.get_seed() == 7
-    monkeypatch.setenv("LABCODE_SEED", "siete")
-    with pytest.raises(ValueError, match="entero"):
-        config.get_seed()
 
 
 def test_data_dir_from_environment(monkeypatch, tmp_path):

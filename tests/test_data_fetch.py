@@ -1,4 +1,4 @@
-"""Datos que se consiguen solos (labcode.datasets_registry) frente a una réplica local.
+"""Datos que se consiguen solos (labcode.data.registry) frente a una réplica local.
 
 Un servidor HTTP en 127.0.0.1 hace de réplica (``LABCODE_DATA_URL``) y cuenta las
 peticiones. Sirve una carpeta con los datos de verdad: ``LABCODE_DATA`` o
@@ -21,16 +21,17 @@ from pathlib import Path
 import pytest
 from bookutil import ROOT, skip_or_fail
 
-from labcode import config
-from labcode import datasets_registry as reg
-from labcode.config import DataNotFoundError
+from labcode.data import registry as reg
+from labcode.utils import config
+from labcode.utils.config import DataNotFoundError
 
 FILES = sorted(reg.REGISTRY)
 
 
 def _source_folder() -> Path | None:
     """Primera carpeta que tiene todos los ficheros del registro con su hash."""
-    candidates = [os.environ.get("LABCODE_DATA", ""), config.REPO_ROOT.parent / "shared" / "data",
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    candidates = [os.environ.get("LABCODE_DATA", ""), shared,
                   reg.data_cache_dir()]
     for folder in (Path(c) for c in candidates if str(c).strip()):
         files = [folder / name for name in FILES]
@@ -145,7 +146,7 @@ def test_wrong_pinned_hash_fails_loudly_and_caches_nothing(source, clean_env):
             reg.fetch(name)
         msg = str(info.value)
         assert "0" * 64 in msg and good.sha256 in msg and f"{url}/{name}" in msg
-        assert "labcode/datasets_registry.py" in msg
+        assert "labcode/data/registry.py" in msg
         assert _cached_files() == []
         # con el hash correcto vuelve a descargar: no quedó nada en que confiar
         clean_env.setitem(reg.REGISTRY, name, good)
@@ -228,7 +229,7 @@ def test_command_line_fills_the_cache_or_explains(source, clean_env):
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "labcode.datasets_registry"]
+    cmd = [sys.executable, "-m", "labcode.data.registry"]
     with serve(source) as (url, seen):
         clean_env.setenv("LABCODE_DATA_URL", url)
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -252,8 +253,8 @@ def test_ci_mirror_script_serves_downloads_and_cleans_up(source, clean_env):
     script = (
         'source .ci/data-mirror.sh && start_data_mirror "$1" && '
         'echo "DATA=${LABCODE_DATA-unset} URL=$LABCODE_DATA_URL CACHE=$LABCODE_CACHE" && '
-        f'"{sys.executable}" -m labcode.datasets_registry && '
-        f'"{sys.executable}" -m labcode.datasets_registry'  # la segunda vez, desde la caché
+        f'"{sys.executable}" -m labcode.data.registry && '
+        f'"{sys.executable}" -m labcode.data.registry'  # la segunda vez, desde la caché
     )
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script, "ci", str(source)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)

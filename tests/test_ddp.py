@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from bookutil import skip_or_fail
 
-from labcode.config import DataNotFoundError
-from labcode.datasets_registry import fetch
+from labcode.data.registry import fetch
+from labcode.utils.config import DataNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert metrics["n"] == 32 and metrics["n_train"] == 64
     assert 0.0 <= metrics["accuracy"] <= 1.0
 
-    from labcode.sentiment import BERTSentimentClassifier
+    from labcode.hf.sentiment import BERTSentimentClassifier
 
     clf = BERTSentimentClassifier.load(out, device="cpu")
     assert clf.history_ is not None and clf.history_.world_size == 2

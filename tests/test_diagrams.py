@@ -10,12 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from labcode import diagrams as D
-from labcode.attention_numpy import MultiHeadAttentionNumPy
-from labcode.bert import BertConfig
-from labcode.gpt import GPTConfig
-from labcode.model import TransformerConfig
-from labcode.vit import ViTConfig
+from labcode.analysis import diagrams as D
+from labcode.models.bert import BertConfig
+from labcode.models.gpt import GPTConfig
+from labcode.models.seq2seq import TransformerConfig
+from labcode.models.vit import ViTConfig
+from labcode.numpy_ref.attention import MultiHeadAttentionNumPy
 
 
 @pytest.fixture(autouse=True)

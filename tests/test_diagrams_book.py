@@ -9,7 +9,7 @@ from bookutil import HTML, ROOT, html, skip_or_fail
 
 pytestmark = pytest.mark.book
 
-#: (página, nombre de la figura, función de labcode.diagrams que la dibuja)
+#: (página, nombre de la figura, función de labcode.analysis.diagrams que la dibuja)
 DIAGRAMS = [
     ("book/02_self_attention", "fig-ch02-mascaras-rejilla", "masks_diagram"),
     ("book/03_multi_head", "fig-ch03-dividir-unir", "multi_head_diagram"),
@@ -22,7 +22,7 @@ DIAGRAMS = [
 
 
 def test_every_diagram_function_is_used_in_the_book():
-    from labcode import diagrams
+    from labcode.analysis import diagrams
 
     drawn = {name for name in diagrams.__all__ if name.endswith("_diagram")}
     assert drawn == {fn for _, _, fn in DIAGRAMS}
@@ -32,7 +32,7 @@ def test_every_diagram_function_is_used_in_the_book():
 def test_diagram_cell_draws_it_with_labcode(page, figure, function):
     source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
     cell = source[source.index(f"name: {figure}"):].split("```", 1)[0]
-    assert f"{function}(" in cell, f"{figure} no se dibuja con labcode.diagrams.{function}"
+    assert f"{function}(" in cell, f"{figure} no se dibuja con labcode.analysis.diagrams.{function}"
 
 
 @pytest.mark.parametrize(("page", "figure", "function"), DIAGRAMS)

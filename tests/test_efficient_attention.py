@@ -1,4 +1,4 @@
-"""Pruebas de labcode.efficient_attention: exactitud, formas, medidas y errores claros."""
+"""Pruebas de labcode.analysis.efficient_attention: exactitud, formas, medidas y errores claros."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labcode import efficient_attention as ea
+from labcode.analysis import efficient_attention as ea
 
 
 def _qkv(*shape, seed=0, dtype=torch.float64):

@@ -3,7 +3,7 @@ mensaje claro las que no son números y nunca lanzan excepciones."""
 
 from __future__ import annotations
 
-from labcode.exercises import (
+from labcode.book.exercises import (
     PRACTICA_CAP10,
     _cap10_expected,
     check_cap10_complejidad,
@@ -37,7 +37,7 @@ def _rounded_by_hand_11_1():
     """Lo que obtiene quien redondea cada paso a dos decimales, como dice el enunciado."""
     import numpy as np
 
-    from labcode.exercises import EJERCICIO_11_1 as E
+    from labcode.book.exercises import EJERCICIO_11_1 as E
 
     r = lambda a: np.round(a, 2)  # noqa: E731
     scores = r(r(E["Q"] @ E["K"].T) / r(np.sqrt(2)))
@@ -47,7 +47,7 @@ def _rounded_by_hand_11_1():
 
 
 def test_11_1_two_decimals_by_hand_is_accepted(capsys):
-    from labcode.exercises import _ex11_1_candidates, check_11_1
+    from labcode.book.exercises import _ex11_1_candidates, check_11_1
 
     salida, pesos = _rounded_by_hand_11_1()
     expected, _ = _ex11_1_candidates()
@@ -59,7 +59,7 @@ def test_11_1_two_decimals_by_hand_is_accepted(capsys):
 def test_11_1_tolerance_still_rejects_every_typical_mistake():
     import numpy as np
 
-    from labcode.exercises import TOLERANCIAS_11_1, _ex11_1_candidates
+    from labcode.book.exercises import TOLERANCIAS_11_1, _ex11_1_candidates
 
     expected, mistakes = _ex11_1_candidates()
     for part in ("pesos", "salida"):
@@ -69,7 +69,7 @@ def test_11_1_tolerance_still_rejects_every_typical_mistake():
 
 
 def test_11_1_swapped_tuple_is_named(capsys):
-    from labcode.exercises import _ex11_1_candidates, check_11_1
+    from labcode.book.exercises import _ex11_1_candidates, check_11_1
 
     expected, _ = _ex11_1_candidates()
     assert check_11_1((expected["pesos"], expected["salida"])) is False
@@ -104,7 +104,7 @@ def _mha_with(split_direct: bool, merge_direct: bool):
 
 
 def test_11_3_diagnoses_split_and_merge_separately(capsys):
-    from labcode.exercises import check_11_3
+    from labcode.book.exercises import check_11_3
 
     assert check_11_3(_mha_with(False, False)) is True
     capsys.readouterr()
@@ -167,7 +167,7 @@ def _train_11_4(modelo, lotes, num_pasos):
 
 
 def test_11_4_accepts_a_loop_that_learns_and_names_typical_mistakes(capsys):
-    from labcode.exercises import check_11_4, exactitud_11_4
+    from labcode.book.exercises import check_11_4, exactitud_11_4
 
     assert check_11_4(_train_11_4, exactitud_11_4, _toy_data_11_4()) is True
     assert "tu bucle aprende" in capsys.readouterr().out
@@ -199,8 +199,8 @@ def test_11_4_accepts_a_loop_that_learns_and_names_typical_mistakes(capsys):
 def test_11_5_accepts_reference_and_diagnoses_typical_mistakes(capsys):
     import numpy as np
 
-    from labcode import generation as g
-    from labcode.exercises import check_11_5
+    from labcode.book.exercises import check_11_5
+    from labcode.hf import generation as g
 
     good = {"distinct_n": g.distinct_n, "repetidos": g.repeated_ngram_share,
             "perplejidad": g.perplexity_from_logprobs}
@@ -220,7 +220,7 @@ def test_11_5_accepts_reference_and_diagnoses_typical_mistakes(capsys):
 def test_reference_coherence_metrics_on_known_inputs():
     import math
 
-    from labcode import generation as g
+    from labcode.hf import generation as g
 
     assert g.distinct_n("a b a b".split(), 2) == 2 / 3
     assert g.repeated_ngram_share("a b a b".split(), 2) == 2 / 3
@@ -231,7 +231,7 @@ def test_reference_coherence_metrics_on_known_inputs():
 def test_cap5_mask_rows_and_columns_says_ademas_de_and_explains_nan(capsys):
     import numpy as np
 
-    from labcode.exercises import PRACTICA_CAP5, check_cap5_mascara
+    from labcode.book.exercises import PRACTICA_CAP5, check_cap5_mascara
 
     ids = np.asarray(PRACTICA_CAP5["ids"])
     pad = PRACTICA_CAP5["pad_id"]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from labcode import exercises as ex
-from labcode.positional import sinusoidal_table
+from labcode.book import exercises as ex
+from labcode.numpy_ref.positional import sinusoidal_table
 
 INF = float("inf")
 
@@ -58,7 +58,7 @@ def test_cap10_accepts_right_answer():
 
 @pytest.fixture(scope="module")
 def maps():
-    from labcode.viz import AttentionMaps
+    from labcode.analysis.attention_maps import AttentionMaps
 
     rng = np.random.default_rng(0)
     w = rng.random((2, 3, 5, 5))
@@ -68,7 +68,7 @@ def maps():
 
 
 def test_cap9_accepts_the_best_head_and_rejects_near_misses(maps):
-    from labcode.viz import head_statistics
+    from labcode.analysis.attention_maps import head_statistics
 
     prev = head_statistics(maps)["previous"]
     best = tuple(int(i) for i in np.unravel_index(prev.argmax(), prev.shape))
@@ -125,7 +125,7 @@ def test_11_1_accepts_right_and_rejects_strings_and_tensors_with_grad():
 
 def test_11_4_refuses_strings_and_near_misses():
     y_true, y_pred = [1, 0, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]
-    from labcode.sentiment import classification_metrics
+    from labcode.hf.sentiment import classification_metrics
 
     good = classification_metrics(y_true, y_pred)
     answer = {k: good[k] for k in ("confusion_matrix", "precision", "recall", "f1")}

@@ -25,20 +25,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from labcode import (
-    attention_numpy,
-    blocks,
-    checks,
-    efficient_attention,
-    exercises,
-    generation,
-    gpt,
-    model,
-    positional,
-    quijote,
-    sentiment,
-)
-from labcode.errors import LabcodeError
+from labcode.analysis import efficient_attention
+from labcode.book import exercises
+from labcode.hf import generation, sentiment
+from labcode.models import gpt
+from labcode.models import seq2seq as model
+from labcode.nn import blocks
+from labcode.numpy_ref import attention as attention_numpy
+from labcode.numpy_ref import positional
+from labcode.tasks import quijote
+from labcode.utils import checks
+from labcode.utils.errors import LabcodeError
 
 FUZZ = settings(max_examples=40, deadline=timedelta(seconds=10), derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.generation (el modelo se carga una sola vez por módulo)."""
+"""Pruebas de labcode.hf.generation (el modelo se carga una sola vez por módulo)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
-from labcode import generation
-from labcode.errors import LabcodeError
-from labcode.generation import (
+from labcode.hf import generation
+from labcode.hf.generation import (
     GPT2TextGenerator,
     apply_repetition_penalty,
     greedy_by_hand,
     top_k_filter,
     top_p_filter,
 )
-from labcode.pretrained import ModelNotAvailableError
+from labcode.hf.pretrained import ModelNotAvailableError
+from labcode.utils.errors import LabcodeError
 
 PROMPT = "The cat sat on the"
 

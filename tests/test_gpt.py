@@ -1,4 +1,4 @@
-"""Pruebas de labcode.gpt: equivalencia con GPT2LMHeadModel de HF, caché KV y errores."""
+"""Pruebas de labcode.models.gpt: equivalencia con GPT2LMHeadModel de HF, caché KV y errores."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
-from labcode.blocks import causal_mask  # noqa: E402
-from labcode.gpt import (  # noqa: E402
+from labcode.models.gpt import (
     GPT,
     GPTConfig,
     encoder_block_from_gpt_block,
     measure_tokens_per_second,
 )
+from labcode.nn.blocks import causal_mask  # noqa: E402
 
 # (vocab_size, n_positions, n_embd, n_layer, n_head)
 CONFIGS = [

@@ -22,7 +22,7 @@ import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe
 
 
 def _gpt_pair(seed: int = 0):
-    from labcode.gpt import GPT
+    from labcode.models.gpt import GPT
 
     torch.manual_seed(seed)
     cfg = transformers.GPT2Config(n_embd=256, n_layer=4, n_head=8, vocab_size=1000, n_positions=256)
@@ -54,7 +54,7 @@ def test_gpt_kv_cache_generation_on_gpu_matches_hf_greedy():
 
 
 def test_llama_matches_hf_on_gpu_with_gqa():
-    from labcode.llama import Llama
+    from labcode.models.llama import Llama
 
     torch.manual_seed(0)
     cfg = transformers.LlamaConfig(
@@ -70,8 +70,8 @@ def test_llama_matches_hf_on_gpu_with_gqa():
 
 
 def test_encoder_block_trains_under_autocast():
-    from labcode.blocks import TransformerEncoderBlock
-    from labcode.pretrained import amp_dtype, autocast_context
+    from labcode.hf.pretrained import amp_dtype, autocast_context
+    from labcode.nn.blocks import TransformerEncoderBlock
 
     device = torch.device("cuda")
     assert amp_dtype(device) in (torch.bfloat16, torch.float16)

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.inference y labcode.decoding con modelos diminutos (rápidas)."""
+"""Pruebas de labcode.analysis.inference y labcode.models.decoding con modelos diminutos."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from labcode import inference as inf
-from labcode.decoding import (
+from labcode.analysis import inference as inf
+from labcode.models.decoding import (
     StaticCacheGPT,
     TruncatedLlama,
     crop_cache,
@@ -15,8 +15,8 @@ from labcode.decoding import (
     expected_speedup,
     speculative_generate,
 )
-from labcode.gpt import GPT, GPTConfig
-from labcode.llama import Llama, LlamaConfig
+from labcode.models.gpt import GPT, GPTConfig
+from labcode.models.llama import Llama, LlamaConfig
 
 
 @pytest.fixture(autouse=True)
@@ -108,7 +108,7 @@ def test_ceiling_and_roofline():
 def test_step_cost_errors():
     with pytest.raises(ValueError, match="context_len"):
         inf.step_cost(tiny_gpt(), new_tokens=4, context_len=2)
-    with pytest.raises(TypeError, match="GPT o un labcode.llama.Llama"):
+    with pytest.raises(TypeError, match="GPT o un labcode.models.llama.Llama"):
         inf.step_cost(nn.Linear(2, 2))
 
 

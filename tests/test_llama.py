@@ -1,4 +1,4 @@
-"""Pruebas de labcode.llama: el Llama desde cero frente a LlamaForCausalLM de transformers."""
+"""Pruebas de labcode.models.llama: desde cero frente a LlamaForCausalLM de transformers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
-from labcode import pretrained
-from labcode.llama import KVCache, Llama, LlamaConfig, repeat_kv, rotate_half
+from labcode.hf import pretrained
+from labcode.models.llama import KVCache, Llama, LlamaConfig, repeat_kv, rotate_half
 
 VOCAB = 97
 
@@ -89,7 +89,7 @@ def test_helpers_match_hf():
     assert torch.equal(rotate_half(x), ml.rotate_half(x))
     assert torch.equal(repeat_kv(x, 3), ml.repeat_kv(x, 3))
     norm_hf = ml.LlamaRMSNorm(8, eps=1e-6)
-    from labcode.llama import RMSNorm
+    from labcode.models.llama import RMSNorm
 
     norm = RMSNorm(8, eps=1e-6)
     assert torch.allclose(norm(x), norm_hf(x), atol=1e-7)

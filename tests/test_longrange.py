@@ -1,4 +1,4 @@
-"""Pruebas de labcode.longrange: la tarea de dependencia lejana y los modelos emparejados."""
+"""Pruebas de labcode.tasks.longrange: la tarea de dependencia lejana y los modelos emparejados."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labcode.longrange import (
+from labcode.tasks.longrange import (
     LongRangeTask,
     TransformerClassifier,
     build_matched_models,

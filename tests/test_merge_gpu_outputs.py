@@ -3,7 +3,7 @@
 ``tools/merge_gpu_outputs.py`` publica las páginas marcadas en su cabecera con
 ``labcode: {profile: dependent}``. Aquí se comprueba que la marca coincide con
 lo que cada página ejecuta (sus importaciones de labcode, seguidas de módulo en
-módulo hasta ``get_profile`` o ``labcode.pretrained``) y, con dos árboles HTML
+módulo hasta ``get_profile`` o ``labcode.hf.pretrained``) y, con dos árboles HTML
 falsos, que la fusión sustituye justo las páginas marcadas y al día.
 """
 
@@ -30,8 +30,8 @@ def test_profile_mark_matches_what_the_page_executes(page):
     depends = merge_gpu_outputs.depends_on_profile(text)
     assert marked == depends, (
         f"{page}: " + ("marcada como dependiente del perfil, pero no llega a get_profile "
-                       "ni a labcode.pretrained" if marked else
-                       "llega a get_profile o a labcode.pretrained: añade a su cabecera "
+                       "ni a labcode.hf.pretrained" if marked else
+                       "llega a get_profile o a labcode.hf.pretrained: añade a su cabecera "
                        "«labcode: {profile: dependent}»")
     )
 
@@ -44,29 +44,32 @@ def test_some_pages_depend_on_the_profile_and_some_do_not():
 
 
 def _fake_labcode(root, modules: dict[str, str]):
-    (root / "labcode").mkdir(parents=True)
     for name, source in modules.items():
-        (root / "labcode" / f"{name}.py").write_text(source)
+        path = root / "labcode" / f"{name.replace('.', '/')}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(source)
 
 
 def test_dependency_follows_imports_transitively(tmp_path):
     _fake_labcode(tmp_path, {
-        "config": "def get_profile():\n    return 'quick'\n",
-        "data": "from labcode.config import data_path\n",  # sólo config: no cuenta
-        "a": "from labcode.b import f\n",
-        "b": "def f():\n    from labcode.c import g\n",  # importación perezosa
-        "c": "from labcode.config import get_profile\nx = get_profile()\n",
-        "d": "from .pretrained import load\n",
-        "pretrained": "",
-        "exercises": "def check():\n    from labcode.c import g\n",  # no se sigue
+        "utils.config": "def get_profile():\n    return 'quick'\n",
+        "data.files": "from labcode.utils.config import data_path\n",  # sólo config: no cuenta
+        "models.a": "from labcode.models.b import f\n",
+        "models.b": "def f():\n    from labcode.tasks.c import g\n",  # importación perezosa
+        "tasks.c": "from labcode.utils.config import get_profile\nx = get_profile()\n",
+        "hf.d": "from labcode.hf.pretrained import load\n",
+        "hf.pretrained": "",
+        "book.exercises": "def check():\n    from labcode.tasks.c import g\n",  # no se sigue
     })
     depends = merge_gpu_outputs.depends_on_profile
-    assert depends("```{code-cell} ipython3\nfrom labcode.a import f\n```\n", tmp_path)
-    assert depends("from labcode import (data, d)\n", tmp_path)
-    assert depends("import labcode.pretrained\n", tmp_path)
-    assert depends("from labcode.config import get_profile\n", tmp_path)
-    assert not depends("from labcode.data import data_path\n", tmp_path)
-    assert not depends("from labcode.exercises import check\n", tmp_path)
+    assert depends("```{code-cell} ipython3\nfrom labcode.models.a import f\n```\n", tmp_path)
+    assert depends("from labcode.hf import (d,  # carga\n pretrained)\n", tmp_path)
+    assert depends("import labcode.hf.pretrained\n", tmp_path)
+    assert depends("from labcode.utils.config import get_profile\n", tmp_path)
+    assert not depends("from labcode.data.files import data_path\n", tmp_path)
+    assert not depends("from labcode.data import files\n", tmp_path)
+    assert not depends("from labcode.book.exercises import check\n", tmp_path)
     assert not depends("import numpy as np\n", tmp_path)
 
 

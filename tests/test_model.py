@@ -1,4 +1,4 @@
-"""Pruebas de labcode.model (Transformer encoder-decoder) y labcode.seq2seq_data."""
+"""Pruebas de labcode.models.seq2seq (Transformer encoder-decoder) y labcode.data.seq2seq."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import datetime
 import numpy as np
 import pytest
 import torch
+from toy_tasks import ReverseTask
 
-from labcode.model import (
+from labcode.data.seq2seq import DATE_FORMATS, CharVocab, DateTask, format_date
+from labcode.models.seq2seq import (
     TrainConfig,
     TransformerConfig,
     TransformerModel,
     exact_match,
     train_seq2seq,
 )
-from labcode.seq2seq_data import DATE_FORMATS, CharVocab, DateTask, ReverseTask, format_date
 
 
 @pytest.fixture(autouse=True, scope="module")

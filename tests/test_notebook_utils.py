@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import labcode
-from labcode import notebook
+from labcode.book import notebook
 
 
 def test_lazy_submodules_and_unknown_attribute():
     import importlib
 
-    assert labcode.config is importlib.import_module("labcode.config")
+    assert labcode.utils.config is importlib.import_module("labcode.utils.config")
     assert labcode.__version__ == "0.1.0"
     with pytest.raises(AttributeError, match="no_existe"):
         labcode.no_existe  # noqa: B018

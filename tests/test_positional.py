@@ -1,4 +1,4 @@
-"""Pruebas de labcode.positional y del ejercicio 11.2."""
+"""Pruebas de labcode.numpy_ref.positional y del ejercicio 11.2."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from labcode.attention_numpy import SelfAttentionNumPy
-from labcode.exercises import _pe_variants_11_2, check_11_2
-from labcode.positional import (
-    LearnedPositionalEmbedding,
+from labcode.book.exercises import _pe_variants_11_2, check_11_2
+from labcode.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from labcode.numpy_ref.attention import SelfAttentionNumPy
+from labcode.numpy_ref.positional import (
     PositionalEncodingSinusoidal,
-    SinusoidalPositionalEncoding,
     dot_product_by_offset,
     frequencies,
     relative_shift_matrix,

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.pretrained: perfiles, modelos, caché, dispositivo y SST-2."""
+"""Pruebas de labcode.hf.pretrained: perfiles, modelos, caché, dispositivo y SST-2."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
-from labcode import pretrained
-from labcode.config import DataNotFoundError
-from labcode.datasets_registry import fetch
-from labcode.pretrained import ModelNotAvailableError, ModelSpec
+from labcode.data.registry import fetch
+from labcode.hf import pretrained
+from labcode.hf.pretrained import ModelNotAvailableError, ModelSpec
+from labcode.utils.config import DataNotFoundError
 
 MISSING_HUB_ID = "labcode-tests/este-modelo-no-existe"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from labcode.bert import BertConfig
-from labcode.pretraining import (
+from labcode.models.bert import BertConfig
+from labcode.tasks.pretraining import (
     IGNORE_INDEX,
     BertForMLM,
     WordTokenizer,
@@ -104,7 +104,7 @@ def test_tiny_bert_mlm_loss_falls():
 
 
 def test_span_corrupt_like_t5():
-    from labcode.pretraining import span_corrupt
+    from labcode.tasks.pretraining import span_corrupt
 
     words = "gracias por invitarme a tu fiesta la semana pasada".split()
     src, tgt = span_corrupt(words, [(2, 4), (8, 9)])

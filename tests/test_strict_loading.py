@@ -24,9 +24,9 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
-from labcode import pretrained
-from labcode.errors import CheckpointError, DataFormatError, LabcodeError
-from labcode.sentiment import BERTSentimentClassifier, UntrainedHeadWarning
+from labcode.hf import pretrained
+from labcode.hf.sentiment import BERTSentimentClassifier, UntrainedHeadWarning
+from labcode.utils.errors import CheckpointError, DataFormatError, LabcodeError
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
                    "special_tokens_map.json")
@@ -149,7 +149,7 @@ def test_folder_without_labcode_metadata_is_not_a_saved_classifier(copy):
 
 
 def test_gpt_model_pointing_at_a_bert_folder(copy, monkeypatch):
-    from labcode.generation import GPT2TextGenerator
+    from labcode.hf.generation import GPT2TextGenerator
 
     monkeypatch.setenv("LABCODE_GPT_MODEL", str(copy))
     with pytest.raises(CheckpointError, match="model_type='bert'.*LABCODE_GPT_MODEL"):
@@ -173,7 +173,7 @@ def test_encoder_loader_refuses_a_gpt2_folder(tmp_path):
 
 
 def test_gpt_from_pretrained_is_strict(tmp_path):
-    from labcode.gpt import GPT
+    from labcode.models.gpt import GPT
 
     folder = _tiny_gpt2(tmp_path / "gpt2")
     model = GPT.from_pretrained(str(folder))
@@ -198,7 +198,7 @@ def test_bad_train_jsonl_is_a_clear_error(tmp_path, monkeypatch):
 
 _SAVER = textwrap.dedent("""
     import sys, time
-    from labcode.sentiment import BERTSentimentClassifier
+    from labcode.hf.sentiment import BERTSentimentClassifier
 
     clf = BERTSentimentClassifier.load(sys.argv[1], device="cpu")
     clf.max_length = 12  # el guardado nuevo se distingue del anterior
@@ -257,7 +257,7 @@ def test_interrupted_first_save_leaves_no_folder(saved, tmp_path):
 
 
 def test_failed_build_restores_nothing_half_written(saved, tmp_path, monkeypatch):
-    from labcode import checks
+    from labcode.utils import checks
 
     dest = tmp_path / "modelo"
     shutil.copytree(saved, dest)

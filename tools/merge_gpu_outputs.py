@@ -9,7 +9,7 @@ en su cabecera (*front matter*) con::
 
 La marca la comprueba ``tests/test_merge_gpu_outputs.py`` contra lo que la página
 ejecuta (:func:`depends_on_profile`: sus importaciones de labcode, seguidas de
-módulo en módulo, llegan a ``get_profile`` o a ``labcode.pretrained``). De cada
+módulo en módulo, llegan a ``get_profile`` o a ``labcode.hf.pretrained``). De cada
 página marcada se copian la página HTML, el cuaderno ejecutado que ofrece el
 botón de descarga (``_sources/<página>.ipynb``) y las imágenes de ``_images/``
 (nombres por hash de contenido: copiarlas nunca pisa otra figura).
@@ -36,14 +36,17 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from make_notebooks import EXERCISES_MODULE, _labcode_imports, notebook_pages  # noqa: E402
+from make_notebooks import (  # noqa: E402
+    PRETRAINED_MODULE,
+    _reached_modules,
+    notebook_pages,
+)
 
 #: Valor de ``labcode.profile`` en la cabecera de las páginas que dependen del perfil.
 DEPENDENT = "dependent"
 #: Módulo de labcode que define el perfil (no cuenta por sí solo: lo importan
 #: también módulos que sólo leen datos) y módulo que elige los modelos según él.
-CONFIG_MODULE = "config"
-PRETRAINED_MODULE = "pretrained"
+CONFIG_MODULE = "utils.config"
 PROFILE_CALL = "get_profile("
 
 
@@ -65,36 +68,19 @@ def is_marked(text: str) -> bool:
     return isinstance(meta, dict) and meta.get("profile") == DEPENDENT
 
 
-def _imports(source: str) -> set[str]:
-    # «from labcode import efficient_attention as ea» → efficient_attention
-    return {name.split(" as ")[0].strip() for name in _labcode_imports(source)}
-
-
 def depends_on_profile(text: str, root: Path = ROOT) -> bool:
-    """True si lo que ejecuta ``text`` llega a ``get_profile`` o a ``labcode.pretrained``.
+    """True si lo que ejecuta ``text`` llega a ``get_profile`` o a ``labcode.hf.pretrained``.
 
     Sigue las importaciones de labcode (también las de dentro de funciones) de
     módulo en módulo, como ``make_notebooks.uses_models``; las de
-    ``labcode.exercises`` no se siguen (cada comprobación sirve a un capítulo
+    ``labcode.book.exercises`` no se siguen (cada comprobación sirve a un capítulo
     que ya importa lo que necesita).
     """
     if PROFILE_CALL in text or "import get_profile" in text:
         return True
-    pending, seen = list(_imports(text)), set()
-    while pending:
-        mod = pending.pop()
-        if mod == PRETRAINED_MODULE:
-            return True
-        path = root / "labcode" / f"{mod}.py"
-        if mod in seen or not path.exists():
-            continue
-        seen.add(mod)
-        source = path.read_text(encoding="utf-8")
-        if mod != CONFIG_MODULE and PROFILE_CALL in source:
-            return True
-        if mod != EXERCISES_MODULE:
-            pending.extend(_imports(source))
-    return False
+    reached = _reached_modules(text, root)
+    return PRETRAINED_MODULE in reached or any(
+        PROFILE_CALL in source for mod, source in reached.items() if mod != CONFIG_MODULE)
 
 
 def gpu_pages(toc: Path = ROOT / "_toc.yml", root: Path = ROOT) -> list[str]:

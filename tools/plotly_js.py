@@ -1,6 +1,6 @@
 """Extensión de Sphinx: ``plotly.js`` local para las figuras interactivas del libro.
 
-Durante ``make book`` (``LABCODE_BUILD=1``), :func:`labcode.viz.viewer_output`
+Durante ``make book`` (``LABCODE_BUILD=1``), :func:`labcode.book.notebook.viewer_output`
 escribe las figuras de Plotly con ``include_plotlyjs=False``: el HTML de la
 figura no trae la biblioteca (4,6 MB) ni la pide a un CDN, porque el libro debe
 funcionar sin red. Esta extensión:

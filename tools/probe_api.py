@@ -97,7 +97,7 @@ def _config_cases(name, build, valid, bad_by_field):
 
 
 def _gpt_build(**kw):
-    from labcode.gpt import GPT, GPTConfig
+    from labcode.models.gpt import GPT, GPTConfig
 
     m = GPT(GPTConfig(**kw)).eval()
     with torch.no_grad():
@@ -105,15 +105,15 @@ def _gpt_build(**kw):
 
 
 def _transformer_build(**kw):
-    from labcode.model import TransformerConfig, TransformerModel
+    from labcode.models.seq2seq import TransformerConfig, TransformerModel
 
     return TransformerModel(TransformerConfig(**kw)) and None
 
 
 def cases_configs():
-    from labcode import blocks
-    from labcode.model import TrainConfig
-    from labcode.quijote import CharGPTTrainConfig
+    from labcode.models.seq2seq import TrainConfig
+    from labcode.nn import blocks
+    from labcode.tasks.quijote import CharGPTTrainConfig
 
     gpt_valid = dict(vocab_size=16, n_positions=8, n_embd=8, n_layer=1, n_head=2)
     out = _config_cases("GPTConfig", _gpt_build, gpt_valid, {
@@ -143,9 +143,9 @@ def cases_configs():
 
 
 def cases_tensors():
-    from labcode import attention_numpy as an
-    from labcode import blocks
-    from labcode import efficient_attention as ea
+    from labcode.analysis import efficient_attention as ea
+    from labcode.nn import blocks
+    from labcode.numpy_ref import attention as an
 
     g = torch.Generator().manual_seed(0)
     t = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
@@ -203,7 +203,7 @@ def cases_tensors():
 
 
 def _cases_positional():
-    from labcode import positional
+    from labcode.numpy_ref import positional
 
     out = []
     for ml in [0, -3, None, 2.5]:
@@ -215,9 +215,9 @@ def _cases_positional():
 
 
 def cases_generation():
-    from labcode import generation as gen
-    from labcode.gpt import GPT, GPTConfig
-    from labcode.quijote import CharTokenizer
+    from labcode.hf import generation as gen
+    from labcode.models.gpt import GPT, GPTConfig
+    from labcode.tasks.quijote import CharTokenizer
 
     g = torch.Generator().manual_seed(0)
     t = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
@@ -260,10 +260,10 @@ def cases_generation():
 
 
 def cases_misc():
-    from labcode import exercises as ex
-    from labcode import notebook
-    from labcode.config import get_profile
-    from labcode.sentiment import classification_metrics
+    from labcode.book import exercises as ex
+    from labcode.book import notebook
+    from labcode.hf.sentiment import classification_metrics
+    from labcode.utils.config import get_profile
 
     out = []
     for seed in SEED_BAD:
@@ -296,7 +296,7 @@ def cases_misc():
                         ("requires_grad", torch.ones(1, 18, requires_grad=True)),
                         ("inf", np.full((1, 18), INF))]:
         out.append((f"check_cap6_kv_cache({name})", lambda w=wrong: ex.check_cap6_kv_cache(w)))
-    from labcode.positional import sinusoidal_table
+    from labcode.numpy_ref.positional import sinusoidal_table
 
     table = sinusoidal_table(20, 8)
     for name, wrong in [("texto", table.astype(str)), ("inf", np.full_like(table, INF)),
@@ -321,8 +321,8 @@ def _with_env(env, fn):
 def _tiny_classifier_folder(root: Path) -> Path | None:
     from transformers import BertConfig, BertModel
 
-    from labcode import pretrained
-    from labcode.sentiment import BERTSentimentClassifier
+    from labcode.hf import pretrained
+    from labcode.hf.sentiment import BERTSentimentClassifier
 
     base = pretrained.package_dir(pretrained.MINILM_PACKAGE[0])
     if base is None:
@@ -344,7 +344,7 @@ def cases_models(root: Path):
     """Carpetas de modelo estropeadas y entrenamiento con hiperparámetros malos."""
     from safetensors.torch import load_file, save_file
 
-    from labcode.sentiment import BERTSentimentClassifier
+    from labcode.hf.sentiment import BERTSentimentClassifier
 
     made = _tiny_classifier_folder(root)
     if made is None:
@@ -391,8 +391,8 @@ def _cases_loaders(root: Path, saved: Path, clf):
     """GPT con pesos pickle o de BERT, train.jsonl roto y ``fit``/``predict`` malos."""
     from safetensors.torch import load_file
 
-    from labcode import pretrained
-    from labcode.sentiment import BERTSentimentClassifier
+    from labcode.hf import pretrained
+    from labcode.hf.sentiment import BERTSentimentClassifier
 
     out = []
     gpt_folder = root / "gpt_pickle"
@@ -405,7 +405,7 @@ def _cases_loaders(root: Path, saved: Path, clf):
         f.unlink()
 
     def gpt_from(folder):
-        from labcode.gpt import GPT
+        from labcode.models.gpt import GPT
 
         return GPT.from_pretrained(str(folder))
 

@@ -1,0 +1,1 @@
+"""Análisis: mapas de atención, rollout, leyes de escala, costes y figuras."""

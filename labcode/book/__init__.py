@@ -1,0 +1,1 @@
+"""La capa del libro: glue, ejercicios y mediciones de los apéndices."""

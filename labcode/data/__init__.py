@@ -1,0 +1,1 @@
+"""Datos: descarga con hash comprobado y tareas de secuencia a secuencia."""

@@ -1,0 +1,1 @@
+"""Hugging Face: modelos preentrenados, tokenizadores, clasificación y generación."""

@@ -1,0 +1,1 @@
+"""Modelos completos: Transformer encoder-decoder, GPT, BERT, Llama y ViT."""

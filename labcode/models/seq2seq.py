@@ -1,0 +1,706 @@
+"""El Transformer completo encoder-decoder (Vaswani et al., 2017) y su entrenamiento.
+
+- :class:`TransformerConfig`: hiperparámetros (``dataclass``).
+- :class:`TransformerModel`: *embeddings* + codificación posicional sinusoidal +
+  ``N`` bloques encoder + ``N`` bloques decoder + proyección de salida; con
+  ``encode``, ``decode``, ``forward``, ``loss``, ``generate`` (voraz o *beam search*)
+  y ``cross_attention`` para visualizar la atención cruzada.
+- :func:`train_seq2seq` y :func:`exact_match`: el bucle de entrenamiento y la
+  métrica que comparten el capítulo 5 y ``benchmarks/bench_seq2seq.py``.
+
+Las máscaras se construyen dentro del modelo a partir de ``pad_id``: relleno en
+las claves de la fuente; causal y relleno en el destino. El relleno va siempre
+a la derecha.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from labcode.nn.blocks import (
+    ACTIVATIONS,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+    causal_mask,
+    padding_mask,
+)
+from labcode.nn.positional import SinusoidalPositionalEncoding
+from labcode.utils import checks
+from labcode.utils.checks import seed as _check_seed
+from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+
+__all__ = [
+    "TransformerConfig",
+    "TransformerModel",
+    "TrainConfig",
+    "train_seq2seq",
+    "exact_match",
+    "DATES_MODEL_CONFIG",
+    "DATES_TRAIN_CONFIG",
+    "train_dates_model",
+    "default_num_threads",
+]
+
+
+@dataclass
+class TransformerConfig:
+    """Hiperparámetros de :class:`TransformerModel`.
+
+    Parameters
+    ----------
+    src_vocab_size, tgt_vocab_size : int
+        Tamaños de los vocabularios de fuente y destino.
+    d_model : int
+        Dimensión del modelo.
+    num_heads : int
+        Cabezas de atención (deben dividir a ``d_model``).
+    num_layers : int
+        Bloques del encoder.
+    num_decoder_layers : int o None
+        Bloques del decoder (``None``: igual que ``num_layers``).
+    d_ff : int
+        Dimensión oculta de las FFN.
+    dropout : float
+        *Dropout* en *embeddings*, atención, FFN y ramas residuales.
+    max_len : int
+        Longitud máxima de fuente y destino (tamaño de la tabla posicional).
+    pad_id, bos_id, eos_id : int
+        Ids especiales (comunes a los dos vocabularios).
+    norm_first : bool
+        Pre-LN (``True``) o post-LN (``False``, el original). Con pre-LN se añade
+        una LayerNorm final tras el encoder y tras el decoder.
+    activation : str
+        Activación de las FFN: ``"relu"``, ``"gelu"`` o ``"gelu_tanh"``.
+    tie_embeddings : bool
+        Si la proyección de salida comparte pesos con el *embedding* del destino.
+    """
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    num_decoder_layers: int | None = None
+    d_ff: int = 512
+    dropout: float = 0.1
+    max_len: int = 64
+    pad_id: int = 0
+    bos_id: int = 1
+    eos_id: int = 2
+    norm_first: bool = False
+    activation: str = "relu"
+    tie_embeddings: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_layers",
+                     "d_ff", "max_len"):  # fmt: skip
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise LabcodeValueError(
+                    f"TransformerConfig: {name} debe ser un entero >= 1; se recibió {v!r}."
+                )
+        if self.num_decoder_layers is None:
+            self.num_decoder_layers = self.num_layers
+        checks.positive_int("TransformerConfig: num_decoder_layers", self.num_decoder_layers)
+        if self.d_model % self.num_heads != 0:
+            raise LabcodeValueError(
+                f"TransformerConfig: d_model ({self.d_model}) debe ser divisible entre "
+                f"num_heads ({self.num_heads})."
+            )
+        checks.probability("TransformerConfig: dropout", self.dropout)
+        for name in ("norm_first", "tie_embeddings"):
+            checks.flag(f"TransformerConfig: {name}", getattr(self, name))
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise LabcodeValueError(
+                f"TransformerConfig: activation debe ser una de {ACTIVATIONS}; "
+                f"se recibió {self.activation!r}."
+            )
+        small = min(self.src_vocab_size, self.tgt_vocab_size)
+        for name in ("pad_id", "bos_id", "eos_id"):
+            v = checks.nonnegative_int(f"TransformerConfig: {name}", getattr(self, name))
+            if not 0 <= v < small:
+                raise LabcodeValueError(
+                    f"TransformerConfig: {name}={v} está fuera del vocabulario; se esperaba "
+                    f"0 <= {name} < {small} (src_vocab_size={self.src_vocab_size}, "
+                    f"tgt_vocab_size={self.tgt_vocab_size})."
+                )
+        if len({self.pad_id, self.bos_id, self.eos_id}) != 3:
+            raise LabcodeValueError(
+                "TransformerConfig: pad_id, bos_id y eos_id deben ser distintos; se recibió "
+                f"{self.pad_id}, {self.bos_id}, {self.eos_id}."
+            )
+
+
+class TransformerModel(nn.Module):
+    """Transformer encoder-decoder completo.
+
+    Parameters
+    ----------
+    config : TransformerConfig
+        Hiperparámetros.
+
+    Notes
+    -----
+    Submódulos: ``src_embed``, ``tgt_embed`` (``nn.Embedding``), ``pos``
+    (:class:`labcode.nn.positional.SinusoidalPositionalEncoding`), ``encoder`` y
+    ``decoder`` (``nn.ModuleList`` de bloques), ``enc_norm`` y ``dec_norm``
+    (LayerNorm con pre-LN; identidad con post-LN) y ``lm_head`` (``nn.Linear``).
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = c = config
+        self.src_embed = nn.Embedding(c.src_vocab_size, c.d_model)
+        self.tgt_embed = nn.Embedding(c.tgt_vocab_size, c.d_model)
+        self.pos = SinusoidalPositionalEncoding(c.d_model, c.max_len, dropout=c.dropout)
+        kw = dict(dropout=c.dropout, norm_first=c.norm_first, activation=c.activation)
+        self.encoder = nn.ModuleList(
+            [TransformerEncoderBlock(c.d_model, c.num_heads, c.d_ff, **kw)
+             for _ in range(c.num_layers)]
+        )  # fmt: skip
+        self.decoder = nn.ModuleList(
+            [TransformerDecoderBlock(c.d_model, c.num_heads, c.d_ff, **kw)
+             for _ in range(c.num_decoder_layers)]
+        )  # fmt: skip
+        self.enc_norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.dec_norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size, bias=not c.tie_embeddings)
+        self._reset_parameters()
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tgt_embed.weight
+
+    def _reset_parameters(self) -> None:
+        # Xavier en las matrices, como en The Annotated Transformer.
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+
+    # ------------------------------------------------------------------ utilidades
+    def _check_ids(self, name: str, ids: torch.Tensor, vocab_size: int) -> None:
+        if not isinstance(ids, torch.Tensor):
+            raise LabcodeTypeError(
+                f"TransformerModel: {name} debe ser un torch.Tensor de enteros (B, T); "
+                f"se recibió {type(ids).__name__}."
+            )
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise LabcodeTypeError(
+                f"TransformerModel: {name} debe contener ids enteros (torch.long); "
+                f"se recibió dtype={ids.dtype}."
+            )
+        if ids.dim() != 2:
+            raise LabcodeValueError(
+                f"TransformerModel: {name} debe tener forma (B, T); se recibió la forma "
+                f"{tuple(ids.shape)} ({ids.dim()} dimensiones)."
+            )
+        if ids.shape[1] == 0:
+            raise LabcodeValueError(f"TransformerModel: {name} está vacío (T = 0).")
+        if ids.shape[1] > self.config.max_len:
+            raise LabcodeValueError(
+                f"TransformerModel: {name} tiene longitud {ids.shape[1]}, mayor que "
+                f"max_len={self.config.max_len}."
+            )
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= vocab_size:
+            raise LabcodeValueError(
+                f"TransformerModel: {name} contiene ids fuera del vocabulario: se esperaba "
+                f"0 <= id < {vocab_size}; se recibió un rango [{lo}, {hi}]."
+            )
+
+    def src_mask(self, src: torch.Tensor) -> torch.Tensor:
+        """Máscara de la fuente ``(B, 1, 1, S)``: ``True`` en los tokens reales."""
+        return padding_mask(src, self.config.pad_id)
+
+    def tgt_mask(self, tgt: torch.Tensor) -> torch.Tensor:
+        """Máscara del destino ``(B, 1, T, T)``: causal **y** sin relleno en las claves."""
+        T = tgt.shape[1]
+        return causal_mask(T, device=tgt.device) & padding_mask(tgt, self.config.pad_id)
+
+    # ------------------------------------------------------------------ pasos
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codifica la fuente.
+
+        Parameters
+        ----------
+        src : torch.Tensor
+            Ids ``(B, S)``.
+
+        Returns
+        -------
+        memory : torch.Tensor
+            ``(B, S, C)``.
+        src_mask : torch.Tensor
+            ``(B, 1, 1, S)``.
+        """
+        self._check_ids("src", src, self.config.src_vocab_size)
+        mask = self.src_mask(src)  # (B, 1, 1, S)
+        x = self.pos(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, C)
+        for block in self.encoder:
+            x = block(x, mask=mask)
+        return self.enc_norm(x), mask
+
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+        """Decodifica (con *teacher forcing*) y devuelve los *logits*.
+
+        Parameters
+        ----------
+        tgt : torch.Tensor
+            Ids del destino desplazado ``(B, T)`` (empieza por ``<bos>``).
+        memory, src_mask : torch.Tensor
+            Lo que devuelve :meth:`encode`.
+        need_weights : bool
+            Si es ``True`` devuelve también, por capa, ``{"self": ..., "cross": ...}``.
+
+        Returns
+        -------
+        torch.Tensor
+            *Logits* ``(B, T, tgt_vocab_size)`` (y la lista de pesos si se piden).
+        """
+        self._check_ids("tgt", tgt, self.config.tgt_vocab_size)
+        if memory.shape[0] != tgt.shape[0]:
+            raise LabcodeValueError(
+                f"TransformerModel.decode: memory tiene B={memory.shape[0]} y tgt "
+                f"B={tgt.shape[0]}; deben coincidir."
+            )
+        self_mask = self.tgt_mask(tgt)  # (B, 1, T, T)
+        x = self.pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model))  # (B, T, C)
+        weights = []
+        for block in self.decoder:
+            if need_weights:
+                x, w = block(x, memory, self_mask, src_mask, need_weights=True)
+                weights.append(w)
+            else:
+                x = block(x, memory, self_mask, src_mask)
+        logits = self.lm_head(self.dec_norm(x))  # (B, T, V)
+        return (logits, weights) if need_weights else logits
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """``src (B, S)``, ``tgt (B, T)`` -> *logits* ``(B, T, tgt_vocab_size)``."""
+        memory, src_mask = self.encode(src)
+        return self.decode(tgt, memory, src_mask)
+
+    def loss(self, src: torch.Tensor, tgt: torch.Tensor, label_smoothing: float = 0.0):
+        """Entropía cruzada con *teacher forcing*.
+
+        ``tgt`` es la secuencia completa ``<bos> y_1 ... y_n <eos> <pad>...``; el
+        modelo recibe ``tgt[:, :-1]`` y predice ``tgt[:, 1:]`` (el relleno no cuenta).
+        """
+        logits = self(src, tgt[:, :-1])  # (B, T-1, V)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            tgt[:, 1:].reshape(-1),
+            ignore_index=self.config.pad_id,
+            label_smoothing=label_smoothing,
+        )
+
+    def cross_attention(self, src: torch.Tensor, tgt: torch.Tensor) -> list[torch.Tensor]:
+        """Pesos de atención cruzada de cada capa del decoder.
+
+        Returns
+        -------
+        list of torch.Tensor
+            Una matriz ``(B, nh, T, S)`` por capa: fila ``t`` = a qué caracteres de
+            la fuente atiende la posición ``t`` del destino para predecir el token ``t+1``.
+        """
+        memory, src_mask = self.encode(src)
+        _, ws = self.decode(tgt, memory, src_mask, need_weights=True)
+        return [w["cross"] for w in ws]
+
+    # ------------------------------------------------------------------ generación
+    @torch.no_grad()
+    def generate(
+        self,
+        src: torch.Tensor,
+        max_len: int | None = None,
+        num_beams: int = 1,
+        length_penalty: float = 1.0,
+        return_attention: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Genera el destino de forma autorregresiva (voraz o con *beam search*).
+
+        Parameters
+        ----------
+        src : torch.Tensor
+            Ids de la fuente ``(B, S)``.
+        max_len : int, opcional
+            Longitud máxima de la salida **incluido** ``<bos>`` (por defecto
+            ``config.max_len``).
+        num_beams : int
+            1 = decodificación voraz (*greedy*); >1 = *beam search*.
+        length_penalty : float
+            En *beam search*, la puntuación es ``logprob / longitud ** length_penalty``.
+        return_attention : bool
+            Si es ``True`` devuelve también la atención cruzada de cada capa sobre la
+            salida generada (véase :meth:`cross_attention`).
+
+        Returns
+        -------
+        torch.Tensor
+            Ids ``(B, T_out)`` que empiezan por ``<bos>``; tras ``<eos>`` hay relleno.
+        """
+        c = self.config
+        max_len = c.max_len if max_len is None else max_len
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or not 2 <= max_len:
+            raise LabcodeValueError(
+                f"generate: max_len debe ser un entero >= 2; se recibió {max_len!r}."
+            )
+        if max_len > c.max_len:
+            raise LabcodeValueError(
+                f"generate: max_len={max_len} supera la longitud máxima del modelo "
+                f"(config.max_len={c.max_len})."
+            )
+        if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
+            raise LabcodeValueError(f"generate: num_beams debe ser un entero >= 1; "
+                             f"se recibió {num_beams!r}.")  # fmt: skip
+        was_training = self.training
+        self.eval()
+        try:
+            memory, src_mask = self.encode(src)
+            if num_beams == 1:
+                out = self._greedy(memory, src_mask, max_len)
+            else:
+                out = self._beam(memory, src_mask, max_len, num_beams, length_penalty)
+            if return_attention:
+                attn = [w["cross"] for w in self.decode(out, memory, src_mask, True)[1]]
+                return out, attn
+            return out
+        finally:
+            self.train(was_training)
+
+    def _greedy(self, memory, src_mask, max_len: int) -> torch.Tensor:
+        c = self.config
+        B = memory.shape[0]
+        out = torch.full((B, 1), c.bos_id, dtype=torch.long, device=memory.device)
+        done = torch.zeros(B, dtype=torch.bool, device=memory.device)
+        for _ in range(max_len - 1):
+            logits = self.decode(out, memory, src_mask)[:, -1]  # (B, V)
+            nxt = logits.argmax(-1)  # (B,)
+            nxt = torch.where(done, torch.full_like(nxt, c.pad_id), nxt)
+            out = torch.cat([out, nxt[:, None]], dim=1)
+            done |= nxt == c.eos_id
+            if bool(done.all()):
+                break
+        return out
+
+    def _beam(self, memory, src_mask, max_len: int, k: int, alpha: float) -> torch.Tensor:
+        c = self.config
+        results = []
+        for b in range(memory.shape[0]):
+            mem = memory[b : b + 1].expand(k, -1, -1)  # (k, S, C)
+            msk = src_mask[b : b + 1].expand(k, -1, -1, -1)  # (k, 1, 1, S)
+            seqs = torch.full((1, 1), c.bos_id, dtype=torch.long, device=memory.device)
+            scores = torch.zeros(1, device=memory.device)  # log-probabilidades acumuladas
+            finished: list[tuple[float, torch.Tensor]] = []
+            for _ in range(max_len - 1):
+                n = seqs.shape[0]
+                logp = self.decode(seqs, mem[:n], msk[:n])[:, -1].log_softmax(-1)  # (n, V)
+                logp[:, c.pad_id] = float("-inf")
+                cand = (scores[:, None] + logp).view(-1)  # (n * V,)
+                top, idx = cand.topk(min(2 * k, cand.numel()))
+                V = logp.shape[-1]
+                new_seqs, new_scores = [], []
+                for s, i in zip(top.tolist(), idx.tolist(), strict=True):
+                    seq = torch.cat([seqs[i // V], seqs.new_tensor([i % V])])
+                    if i % V == c.eos_id:
+                        finished.append((s / (len(seq) - 1) ** alpha, seq))
+                    else:
+                        new_seqs.append(seq)
+                        new_scores.append(s)
+                    if len(new_seqs) == k:
+                        break
+                best_done = max((f[0] for f in finished), default=float("-inf"))
+                if not new_seqs or (
+                    len(finished) >= k
+                    and best_done >= max(new_scores) / (len(new_seqs[0]) - 1) ** alpha
+                ):
+                    break
+                seqs = torch.stack(new_seqs)
+                scores = torch.tensor(new_scores, device=memory.device)
+            if not finished:  # ninguna hipótesis terminó: la mejor sin <eos>
+                finished.append((float(scores[0]), seqs[0]))
+            results.append(max(finished, key=lambda f: f[0])[1])
+        T = max(len(r) for r in results)
+        out = torch.full((len(results), T), c.pad_id, dtype=torch.long, device=memory.device)
+        for i, r in enumerate(results):
+            out[i, : len(r)] = r
+        return out
+
+    # ------------------------------------------------------------------ contabilidad
+    def num_parameters(self, by_component: bool = False) -> int | dict[str, int]:
+        """Número de parámetros entrenables (sin contar dos veces los compartidos).
+
+        Con ``by_component=True`` devuelve un diccionario por componente:
+        ``embeddings``, ``encoder``, ``decoder``, ``final_norms`` y ``lm_head``.
+        """
+        if not by_component:
+            return sum(p.numel() for p in self.parameters())
+        seen: set[int] = set()
+
+        def count(*mods: nn.Module) -> int:
+            total = 0
+            for m in mods:
+                for p in m.parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        total += p.numel()
+            return total
+
+        return {
+            "embeddings": count(self.src_embed, self.tgt_embed, self.pos),
+            "encoder": count(self.encoder),
+            "decoder": count(self.decoder),
+            "final_norms": count(self.enc_norm, self.dec_norm),
+            "lm_head": count(self.lm_head),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Entrenamiento y evaluación
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """Hiperparámetros de :func:`train_seq2seq`.
+
+    ``lr`` sube linealmente durante ``warmup`` pasos y después decae con un
+    coseno hasta ``lr * min_lr_ratio`` en el paso ``steps``.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup: int = 100
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.0
+    seed: int = 0
+    log_every: int = 10
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every"):
+            checks.positive_int(f"TrainConfig: {name}", getattr(self, name))
+        checks.nonnegative_int("TrainConfig: warmup", self.warmup)
+        checks.positive_float("TrainConfig: lr", self.lr)
+        checks.finite_float("TrainConfig: min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
+        checks.finite_float("TrainConfig: weight_decay", self.weight_decay, low=0.0)
+        checks.finite_float("TrainConfig: grad_clip (0 = sin recorte)", self.grad_clip, low=0.0)
+        checks.probability("TrainConfig: label_smoothing", self.label_smoothing)
+        checks.seed(self.seed, "TrainConfig: seed")
+        if self.num_threads is not None:
+            checks.positive_int("TrainConfig: num_threads", self.num_threads)
+
+
+@dataclass
+class TrainResult:
+    """Lo que devuelve :func:`train_seq2seq`."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    config: dict = field(default_factory=dict)
+
+
+def _lr_at(step: int, tc: TrainConfig) -> float:
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    frac = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
+    cos = 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cos)
+
+
+def train_seq2seq(
+    model: TransformerModel,
+    task,
+    config: TrainConfig | None = None,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Entrena ``model`` en ``task`` con AdamW, calentamiento y decaimiento coseno.
+
+    Parameters
+    ----------
+    model : TransformerModel
+        El modelo (se modifica en su sitio).
+    task : labcode.data.seq2seq.Seq2SeqTask
+        Proporciona lotes nuevos en cada paso con ``task.batch(n, rng)``.
+    config : TrainConfig, opcional
+        Pasos, tamaño de lote, tasa de aprendizaje...
+    show_progress : bool
+        Barra de progreso (:func:`labcode.utils.runtime.progress`).
+
+    Returns
+    -------
+    TrainResult
+        Pérdida media cada ``log_every`` pasos y el tiempo de pared en segundos.
+
+    Notes
+    -----
+    Si ``config.num_threads`` no es ``None``, fija ``torch.set_num_threads`` durante
+    el entrenamiento y restaura el valor anterior al terminar.
+    """
+    if not isinstance(model, TransformerModel):
+        raise LabcodeTypeError(
+            f"train_seq2seq: model debe ser un TransformerModel; se recibió {type(model).__name__}."
+        )
+    if config is not None and not isinstance(config, TrainConfig):
+        raise LabcodeTypeError(
+            "train_seq2seq: config debe ser un TrainConfig (o None); se recibió "
+            f"{type(config).__name__}. Ejemplo: TrainConfig(steps=200, batch_size=32)."
+        )
+    if not callable(getattr(task, "batch", None)):
+        raise LabcodeTypeError(
+            "train_seq2seq: task debe tener un método batch(n, rng) (por ejemplo, "
+            f"labcode.data.seq2seq.DateTask); se recibió {type(task).__name__}."
+        )
+    tc = config or TrainConfig()
+    old_threads = torch.get_num_threads()
+    if tc.num_threads is not None:
+        torch.set_num_threads(tc.num_threads)
+    try:
+        return _train_loop(model, task, tc, show_progress)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train_loop(model, task, tc: TrainConfig, show_progress: bool) -> TrainResult:
+    from labcode.utils.runtime import progress
+
+    torch.manual_seed(tc.seed)
+    rng = np.random.default_rng(tc.seed)
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr, betas=(0.9, 0.98),
+    )  # fmt: skip
+    result = TrainResult(config=asdict(tc))
+    model.train()
+    running, count = 0.0, 0
+    start = time.perf_counter()
+    kw = {} if show_progress else {"disable": True}
+    with warnings.catch_warnings():
+        # tqdm.auto avisa en Jupyter sin ipywidgets; la barra de texto basta.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        bar = progress(range(tc.steps), desc="entrenando", **kw)
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, tc)
+        src, tgt = task.batch(tc.batch_size, rng)
+        loss = model.loss(src, tgt, label_smoothing=tc.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        running += loss.item()
+        count += 1
+        if (step + 1) % tc.log_every == 0 or step + 1 == tc.steps:
+            result.steps.append(step + 1)
+            result.losses.append(running / count)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{running / count:.4f}")
+            running, count = 0.0, 0
+    result.seconds = time.perf_counter() - start
+    model.eval()
+    return result
+
+
+@torch.no_grad()
+def exact_match(
+    model: TransformerModel,
+    task,
+    pairs: list[tuple[str, str]],
+    batch_size: int = 500,
+    num_beams: int = 1,
+) -> tuple[float, list[tuple[str, str, str]]]:
+    """Exactitud de coincidencia exacta (*exact match*) de la salida generada.
+
+    Returns
+    -------
+    accuracy : float
+        Fracción de pares cuya predicción coincide exactamente con el destino.
+    predictions : list of (fuente, esperado, predicho)
+    """
+    model.eval()
+    preds: list[tuple[str, str, str]] = []
+    max_out = task.max_tgt_len() + 2
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i : i + batch_size]
+        src = task.encode_sources([s for s, _ in chunk])
+        out = model.generate(src, max_len=max_out, num_beams=num_beams)
+        for (s, t), ids in zip(chunk, out, strict=True):
+            preds.append((s, t, task.tgt_vocab.decode(ids)))
+    acc = float(np.mean([t == p for _, t, p in preds])) if preds else 0.0
+    return acc, preds
+
+
+# ---------------------------------------------------------------------------
+# La configuración del capítulo 5 (fechas en español -> ISO)
+# ---------------------------------------------------------------------------
+
+#: Modelo del capítulo 5 (los tamaños de vocabulario se rellenan con la tarea).
+DATES_MODEL_CONFIG = dict(
+    d_model=64, num_heads=4, num_layers=2, d_ff=128, dropout=0.0, max_len=48, norm_first=True
+)
+#: Entrenamiento del capítulo 5.
+DATES_TRAIN_CONFIG = dict(steps=1200, batch_size=64, lr=2e-3, warmup=100, log_every=20)
+
+
+def default_num_threads() -> int:
+    """Hilos de PyTorch para entrenar: ``LABCODE_NUM_THREADS`` o ``min(2, núcleos)``."""
+    env = os.environ.get("LABCODE_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise LabcodeValueError(
+                f"LABCODE_NUM_THREADS debe ser un entero >= 1; se recibió {env!r}."
+            ) from None
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def train_dates_model(
+    num_threads: int | None = None,
+    show_progress: bool = True,
+    model_overrides: dict | None = None,
+    train_overrides: dict | None = None,
+    seed: int = 0,
+):
+    """Construye y entrena el modelo de fechas del capítulo 5.
+
+    Returns
+    -------
+    model : TransformerModel
+    task : labcode.data.seq2seq.DateTask
+    result : TrainResult
+    """
+    from labcode.data.seq2seq import DateTask
+
+    task = DateTask(seed=0)
+    num_threads = default_num_threads() if num_threads is None else num_threads
+    torch.manual_seed(_check_seed(seed))
+    mc = dict(DATES_MODEL_CONFIG, **(model_overrides or {}))
+    model = TransformerModel(
+        TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), **mc)
+    )
+    tc = TrainConfig(**dict(DATES_TRAIN_CONFIG, seed=seed, num_threads=num_threads,
+                            **(train_overrides or {})))  # fmt: skip
+    result = train_seq2seq(model, task, tc, show_progress=show_progress)
+    return model, task, result

@@ -1,0 +1,1 @@
+"""Piezas de PyTorch: máscaras, atención multicabeza, FFN, bloques, posiciones, LSTM."""

@@ -1,0 +1,1 @@
+"""Experimentos completos que combinan datos, modelo y entrenamiento."""

@@ -1,0 +1,1 @@
+"""Utilidades de la capa más baja: errores, validación, configuración y ejecución."""
