@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from labcode.nn.masks import check_mask_rows
 from labcode.nn.blocks import (
     FeedForward,
     MultiHeadAttention,
@@ -75,16 +76,16 @@ def test_mha_shapes_batched_unbatched_and_cross():
     x = torch.randn(2, 5, D)
     y, w = mha(x)
     assert y.shape == (2, 5, D) and w is None
-    y, w = mha(x, need_weights=True)
+    y, w = mha(x, output_attentions=True)
     assert w.shape == (2, H, 5, 5)
     torch.testing.assert_close(w.sum(-1), torch.ones(2, H, 5))
     # sin dimensión de lote
-    y1, w1 = mha(x[0], need_weights=True)
+    y1, w1 = mha(x[0], output_attentions=True)
     assert y1.shape == (5, D) and w1.shape == (H, 5, 5)
     torch.testing.assert_close(y1, y[0], atol=1e-6, rtol=0)
     # atención cruzada: Tq != Tk
     mem = torch.randn(2, 7, D)
-    y, w = mha(x, mem, mem, need_weights=True)
+    y, w = mha(x, mem, mem, output_attentions=True)
     assert y.shape == (2, 5, D) and w.shape == (2, H, 5, 7)
 
 
@@ -108,7 +109,7 @@ def test_sdpa_path_equals_explicit_path(kind):
         "both": causal_mask(6) & padding_mask(ids, 0),
     }[kind]
     fast, _ = mha(x, mask=mask)
-    slow, w = mha(x, mask=mask, need_weights=True)
+    slow, w = mha(x, mask=mask, output_attentions=True)
     torch.testing.assert_close(fast, slow, atol=1e-6, rtol=0)
     if mask is not None:
         assert (w.masked_select(~mask.expand_as(w)) == 0).all()
@@ -150,7 +151,11 @@ def test_mha_errors_are_clear():
     with pytest.raises(TypeError, match="booleana"):
         mha(torch.randn(2, 5, D), mask=torch.ones(5, 5))
     with pytest.raises(ValueError, match="completamente enmascarada"):
-        mha(torch.randn(2, 5, D), mask=torch.zeros(5, 5, dtype=torch.bool))
+        check_mask_rows(torch.zeros(5, 5, dtype=torch.bool), (2, H, 5, 5))
+    with pytest.raises(ValueError, match="attn_implementation"):
+        MultiHeadAttention(D, H, attn_implementation="flash")
+    with pytest.raises(ValueError, match="sliding_window"):
+        MultiHeadAttention(D, H, attn_implementation="sliding_window")
     with pytest.raises(ValueError, match=r"\(B, T, 16\)"):
         mha(torch.randn(5, D)[None, None])
     with pytest.raises(TypeError, match="torch.Tensor"):
@@ -218,7 +223,7 @@ def test_encoder_block_preln_equals_torch_layer():
 def test_encoder_block_weights_and_training():
     block = TransformerEncoderBlock(D, H, F, norm_first=True)
     x = torch.randn(2, 6, D, requires_grad=True)
-    y, w = block(x, need_weights=True)
+    y, w = block(x, output_attentions=True)
     assert y.shape == x.shape and w.shape == (2, H, 6, 6)
     y.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
@@ -238,7 +243,7 @@ def test_decoder_block_shapes_and_weights():
     dec = TransformerDecoderBlock(D, H, F).eval()
     x, mem = torch.randn(2, 5, D), torch.randn(2, 7, D)
     assert dec(x, mem).shape == (2, 5, D)
-    y, w = dec(x, mem, self_mask=causal_mask(5), need_weights=True)
+    y, w = dec(x, mem, self_mask=causal_mask(5), output_attentions=True)
     assert y.shape == (2, 5, D)
     assert w["self"].shape == (2, H, 5, 5) and w["cross"].shape == (2, H, 5, 7)
     assert torch.equal(w["self"][0, 0] > 0, causal_mask(5))

@@ -7,7 +7,10 @@ Cada clase implementa un único concepto, al estilo de nanoGPT:
 - :class:`FeedForward`: red *position-wise* de dos capas (``fc1`` y ``fc2``).
 - :class:`TransformerEncoderBlock`: autoatención + FFN con residuales y LayerNorm.
 - :class:`TransformerDecoderBlock`: autoatención enmascarada + atención cruzada + FFN.
-- :func:`causal_mask` y :func:`padding_mask`: máscaras booleanas.
+- :func:`causal_mask` y :func:`padding_mask`: máscaras booleanas (de :mod:`labcode.nn.masks`).
+
+El núcleo de la atención sale del registro :data:`labcode.nn.attention.ATTENTION_FUNCTIONS`
+(``attn_implementation="sdpa"``, ``"eager"``, ``"sliding_window"`` o ``"linear"``).
 
 Convención de máscaras (la misma que :mod:`labcode.numpy_ref.attention`): una
 máscara booleana con ``True`` donde la consulta **puede** atender a la clave.
@@ -19,12 +22,12 @@ cabezas, ``hs = C // nh`` tamaño de cada cabeza.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode.nn.attention import ATTENTION_FUNCTIONS, check_attn_implementation
+from labcode.nn.masks import causal_mask, padding_mask
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
 
@@ -40,66 +43,6 @@ __all__ = [
 
 #: Nombres de activación admitidos por :class:`FeedForward`.
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh")
-
-
-# ---------------------------------------------------------------------------
-# Máscaras
-# ---------------------------------------------------------------------------
-
-
-def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """Máscara causal: la posición ``i`` sólo puede atender a ``j <= i``.
-
-    Parameters
-    ----------
-    T : int
-        Longitud de la secuencia.
-    device : torch.device o str, opcional
-        Dispositivo del tensor devuelto.
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor booleano ``(T, T)`` triangular inferior (``True`` = puede atender).
-
-    Raises
-    ------
-    ValueError
-        Si ``T`` no es un entero positivo.
-    """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise LabcodeValueError(f"causal_mask: se esperaba un entero T >= 1; se recibió {T!r}.")
-    checks.mask_length("causal_mask: T", T)
-    return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
-
-
-def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Máscara de relleno (*padding*) para las claves.
-
-    Parameters
-    ----------
-    ids : torch.Tensor
-        Identificadores de tokens, forma ``(B, T)``.
-    pad_id : int
-        Identificador del token de relleno.
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor booleano ``(B, 1, 1, T)``: ``True`` donde la clave es un token real.
-        Se difunde sobre las cabezas (``nh``) y las consultas (``Tq``).
-
-    Raises
-    ------
-    ValueError
-        Si ``ids`` no es 2D.
-    """
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise LabcodeValueError(
-            f"padding_mask: se esperaban ids con forma (B, T); se recibió {shape}."
-        )
-    return (ids != pad_id)[:, None, None, :]  # (B, 1, 1, T)
 
 
 # ---------------------------------------------------------------------------
@@ -134,20 +77,25 @@ class MultiHeadAttention(nn.Module):
     num_heads : int
         Número de cabezas ``nh``; debe dividir a ``d_model``.
     dropout : float, opcional
-        Probabilidad de *dropout* sobre los pesos de atención (sólo en entrenamiento).
+        Probabilidad de *dropout* sobre los pesos de atención (solo en entrenamiento).
     bias : bool, opcional
         Si las proyecciones lineales llevan sesgo.
+    attn_implementation : str, opcional
+        Clave de :data:`labcode.nn.attention.ATTENTION_FUNCTIONS` (``"sdpa"`` por defecto).
+    sliding_window : int, opcional
+        Radio de la ventana si ``attn_implementation="sliding_window"``.
 
     Notes
     -----
     Submódulos: ``q_proj``, ``k_proj``, ``v_proj`` y ``out_proj`` (``nn.Linear(C, C)``).
 
-    Si una fila de consulta queda **completamente enmascarada** (no puede
-    atender a ninguna clave) se lanza ``ValueError``: la softmax de una fila de
-    ``-inf`` daría NaN en silencio.
+    ``forward`` comprueba tipos y formas (metadatos, sin sincronizar), no los valores de
+    la máscara: una consulta sin ninguna clave visible da NaN. Para comprobarlo una vez,
+    usa :func:`labcode.nn.masks.check_mask_rows`.
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 attn_implementation: str = "sdpa", sliding_window: int | None = None):
         super().__init__()
         checks.positive_int("MultiHeadAttention: d_model", d_model)
         checks.positive_int("MultiHeadAttention: num_heads", num_heads)
@@ -157,6 +105,9 @@ class MultiHeadAttention(nn.Module):
                 f"MultiHeadAttention: d_model ({d_model}) debe ser divisible entre "
                 f"num_heads ({num_heads}); se recibió un resto de {d_model % num_heads}."
             )
+        self.attn_implementation = check_attn_implementation(
+            "MultiHeadAttention", attn_implementation, sliding_window)
+        self.sliding_window = sliding_window
         self.d_model = d_model
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
@@ -165,31 +116,32 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, d_model, bias=bias)
         self.v_proj = nn.Linear(d_model, d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.attn_dropout = nn.Dropout(dropout)
 
-    def _check_dtypes(self, *tensors) -> None:
-        """El tipo de las entradas debe ser el de los pesos (sólo mira metadatos)."""
+    def _check_inputs(self, query, key, value) -> None:
+        """Tipos, ``dtype`` y formas de ``query``, ``key`` y ``value`` (solo metadatos)."""
         want = self.q_proj.weight.dtype
-        for name, t in zip(("query", "key", "value"), tensors, strict=False):
-            if not isinstance(t, torch.Tensor):
-                raise LabcodeTypeError(
-                    f"MultiHeadAttention: {name} debe ser un torch.Tensor; se recibió "
-                    f"{type(t).__name__}."
-                )
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            _check_last_dim(f"MultiHeadAttention ({name})", t, self.d_model)
             if t.dtype != want and not torch.is_autocast_enabled(t.device.type):
                 raise LabcodeTypeError(
                     f"MultiHeadAttention: {name} tiene dtype={t.dtype} pero los pesos son "
                     f"{want}. Convierte la entrada con x.to({want}) (por ejemplo x.float()) o "
                     f"el módulo con .to({t.dtype}) si es un tipo de coma flotante."
                 )
+        if not (query.dim() == key.dim() == value.dim()):
+            raise LabcodeValueError(
+                "MultiHeadAttention: query, key y value deben tener el mismo número de "
+                f"dimensiones; se recibieron {query.dim()}, {key.dim()} y {value.dim()}."
+            )
+        if key.shape[:-2] != value.shape[:-2] or key.shape[-2] != value.shape[-2] or \
+                query.shape[:-2] != key.shape[:-2]:
+            raise LabcodeValueError(
+                "MultiHeadAttention: formas incompatibles: query "
+                f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)} "
+                "(se esperaba el mismo B y el mismo Tk en key y value)."
+            )
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
-
-    def _check_mask(
-        self, mask: torch.Tensor, B: int, Tq: int, Tk: int, device: torch.device
-    ) -> torch.Tensor:
+    def _check_mask(self, mask, B: int, Tq: int, Tk: int) -> None:
         if not isinstance(mask, torch.Tensor):
             raise LabcodeTypeError(
                 f"MultiHeadAttention: la máscara debe ser un torch.Tensor booleano; "
@@ -202,31 +154,17 @@ class MultiHeadAttention(nn.Module):
             )
         target = (B, self.num_heads, Tq, Tk)
         try:
-            if mask.dim() > 4:
-                raise LabcodeRuntimeError
-            full = torch.broadcast_shapes(tuple(mask.shape), target)
-            if full != target:
+            if mask.dim() > 4 or torch.broadcast_shapes(tuple(mask.shape), target) != target:
                 raise LabcodeRuntimeError
         except RuntimeError:
             raise LabcodeValueError(
                 "MultiHeadAttention: la máscara debe poder difundirse a (B, nh, Tq, Tk) = "
                 f"{target}; se recibió la forma {tuple(mask.shape)}."
             ) from None
-        # Una consulta sin ninguna clave visible daría NaN en la softmax. Se
-        # comprueba sólo si la máscara está en CPU: en GPU, leer el resultado
-        # obligaría a sincronizar en cada llamada (construya la máscara en CPU o
-        # con causal_mask/padding_mask, que nunca dejan filas vacías).
-        if mask.device.type != "cpu":
-            return mask.to(device)
-        visible = mask.expand(target).any(dim=-1)  # (B, nh, Tq)
-        if not bool(visible.all()):
-            idx = (~visible).nonzero()[0].tolist()
-            raise LabcodeValueError(
-                "MultiHeadAttention: hay una consulta completamente enmascarada "
-                f"(índice [b, h, q] = {idx}); cada consulta debe poder atender al menos "
-                "a una clave (revise la máscara: True = puede atender)."
-            )
-        return mask.to(device)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
 
     def forward(
         self,
@@ -234,7 +172,7 @@ class MultiHeadAttention(nn.Module):
         key: torch.Tensor | None = None,
         value: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
-        need_weights: bool = False,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Aplica la atención multi-cabeza.
 
@@ -246,7 +184,7 @@ class MultiHeadAttention(nn.Module):
             Claves y valores ``(B, Tk, C)``; por defecto, ``query`` (autoatención).
         mask : torch.Tensor, opcional
             Booleana, difundible a ``(B, nh, Tq, Tk)``; ``True`` = puede atender.
-        need_weights : bool, opcional
+        output_attentions : bool, opcional
             Si es ``True`` calcula y devuelve los pesos de atención explícitamente.
 
         Returns
@@ -254,59 +192,27 @@ class MultiHeadAttention(nn.Module):
         output : torch.Tensor
             ``(B, Tq, C)`` (o ``(Tq, C)`` si la entrada no tenía lote).
         weights : torch.Tensor o None
-            ``(B, nh, Tq, Tk)`` (o ``(nh, Tq, Tk)``) si ``need_weights``; si no, ``None``.
-
-        Raises
-        ------
-        ValueError
-            Si las formas no cuadran, la máscara no se puede difundir o alguna
-            consulta queda completamente enmascarada.
+            ``(B, nh, Tq, Tk)`` (o ``(nh, Tq, Tk)``) si ``output_attentions``; si no, ``None``.
         """
         key = query if key is None else key
         value = key if value is None else value
-        self._check_dtypes(query, key, value)
-        _check_last_dim("MultiHeadAttention (query)", query, self.d_model)
-        _check_last_dim("MultiHeadAttention (key)", key, self.d_model)
-        _check_last_dim("MultiHeadAttention (value)", value, self.d_model)
-        if not (query.dim() == key.dim() == value.dim()):
-            raise LabcodeValueError(
-                "MultiHeadAttention: query, key y value deben tener el mismo número de "
-                f"dimensiones; se recibieron {query.dim()}, {key.dim()} y {value.dim()}."
-            )
+        self._check_inputs(query, key, value)
         unbatched = query.dim() == 2
         if unbatched:
             query, key, value = query[None], key[None], value[None]
-        if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
-            raise LabcodeValueError(
-                "MultiHeadAttention: formas incompatibles: query "
-                f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)} "
-                "(se esperaba el mismo B y el mismo Tk en key y value)."
-            )
         B, Tq, C = query.shape
-        Tk = key.shape[1]
         if mask is not None:
-            mask = self._check_mask(mask, B, Tq, Tk, query.device)
-
+            self._check_mask(mask, B, Tq, key.shape[1])
+            mask = mask.to(query.device)
         q = self._split_heads(self.q_proj(query))  # (B, nh, Tq, hs)
         k = self._split_heads(self.k_proj(key))  # (B, nh, Tk, hs)
         v = self._split_heads(self.v_proj(value))  # (B, nh, Tk, hs)
-        p = self.dropout if self.training else 0.0
-
-        if need_weights:
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)  # (B, nh, Tq, Tk)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            weights = scores.softmax(dim=-1)  # (B, nh, Tq, Tk)
-            y = self.attn_dropout(weights) @ v  # (B, nh, Tq, hs)
-        else:
-            weights = None
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-
-        y = y.transpose(1, 2).contiguous().view(B, Tq, C)  # (B, Tq, C)
-        out = self.out_proj(y)
+        attend = ATTENTION_FUNCTIONS[self.attn_implementation]
+        y, weights = attend(q, k, v, mask, dropout=self.dropout if self.training else 0.0,
+                            output_attentions=output_attentions, window=self.sliding_window)
+        out = self.out_proj(y.transpose(1, 2).contiguous().view(B, Tq, C))  # (B, Tq, C)
         if unbatched:
-            out = out[0]
-            weights = None if weights is None else weights[0]
+            out, weights = out[0], (None if weights is None else weights[0])
         return out, weights
 
 
@@ -399,6 +305,8 @@ class TransformerEncoderBlock(nn.Module):
         ``eps`` de las LayerNorm.
     bias : bool
         Sesgo en las proyecciones de la atención.
+    attn_implementation, sliding_window :
+        La atención del registro (ver :class:`MultiHeadAttention`).
 
     Notes
     -----
@@ -415,23 +323,27 @@ class TransformerEncoderBlock(nn.Module):
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
         bias: bool = True,
+        attn_implementation: str = "sdpa",
+        sliding_window: int | None = None,
     ):
         super().__init__()
         checks.positive_float("layer_norm_eps", layer_norm_eps)
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias,
+                                            attn_implementation=attn_implementation,
+                                            sliding_window=sliding_window)
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, activation=activation)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def _sa(self, x, mask, need_weights):
-        y, w = self.self_attn(x, mask=mask, need_weights=need_weights)
+    def _sa(self, x, mask, output_attentions):
+        y, w = self.self_attn(x, mask=mask, output_attentions=output_attentions)
         return self.dropout1(y), w
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, output_attentions: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Aplica el bloque.
 
@@ -441,7 +353,7 @@ class TransformerEncoderBlock(nn.Module):
             ``(B, T, C)`` o ``(T, C)``.
         mask : torch.Tensor, opcional
             Booleana difundible a ``(B, nh, T, T)``, p. ej. :func:`padding_mask`.
-        need_weights : bool
+        output_attentions : bool
             Si es ``True`` devuelve también los pesos de autoatención ``(B, nh, T, T)``.
 
         Returns
@@ -450,14 +362,14 @@ class TransformerEncoderBlock(nn.Module):
             ``x`` con la misma forma que la entrada (y los pesos si se piden).
         """
         if self.norm_first:
-            y, w = self._sa(self.norm1(x), mask, need_weights)
+            y, w = self._sa(self.norm1(x), mask, output_attentions)
             x = x + y
             x = x + self.dropout2(self.ffn(self.norm2(x)))
         else:
-            y, w = self._sa(x, mask, need_weights)
+            y, w = self._sa(x, mask, output_attentions)
             x = self.norm1(x + y)
             x = self.norm2(x + self.dropout2(self.ffn(x)))
-        return (x, w) if need_weights else x
+        return (x, w) if output_attentions else x
 
 
 class TransformerDecoderBlock(nn.Module):
@@ -486,6 +398,8 @@ class TransformerDecoderBlock(nn.Module):
         ``eps`` de las LayerNorm.
     bias : bool
         Sesgo en las proyecciones de la atención.
+    attn_implementation, sliding_window :
+        La atención del registro (ver :class:`MultiHeadAttention`).
 
     Notes
     -----
@@ -502,12 +416,16 @@ class TransformerDecoderBlock(nn.Module):
         activation: str = "relu",
         layer_norm_eps: float = 1e-5,
         bias: bool = True,
+        attn_implementation: str = "sdpa",
+        sliding_window: int | None = None,
     ):
         super().__init__()
         checks.positive_float("layer_norm_eps", layer_norm_eps)
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
-        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        kw = dict(dropout=dropout, bias=bias, attn_implementation=attn_implementation,
+                  sliding_window=sliding_window)
+        self.self_attn = MultiHeadAttention(d_model, num_heads, **kw)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, **kw)
         self.ffn = FeedForward(d_model, d_ff, dropout=dropout, activation=activation)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
@@ -522,7 +440,7 @@ class TransformerDecoderBlock(nn.Module):
         memory: torch.Tensor,
         self_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
-        need_weights: bool = False,
+        output_attentions: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Aplica el bloque.
 
@@ -536,7 +454,7 @@ class TransformerDecoderBlock(nn.Module):
             Difundible a ``(B, nh, T, T)``; normalmente causal y de relleno.
         memory_mask : torch.Tensor, opcional
             Difundible a ``(B, nh, T, S)``; normalmente el relleno de la fuente.
-        need_weights : bool
+        output_attentions : bool
             Si es ``True`` devuelve también ``{"self": (B, nh, T, T), "cross": (B, nh, T, S)}``.
 
         Returns
@@ -546,21 +464,20 @@ class TransformerDecoderBlock(nn.Module):
         """
         if self.norm_first:
             h = self.norm1(x)
-            y, w_self = self.self_attn(h, mask=self_mask, need_weights=need_weights)
+            y, w_self = self.self_attn(h, mask=self_mask, output_attentions=output_attentions)
             x = x + self.dropout1(y)
-            y, w_cross = self.cross_attn(
-                self.norm2(x), memory, memory, mask=memory_mask, need_weights=need_weights
-            )
+            y, w_cross = self.cross_attn(self.norm2(x), memory, memory, mask=memory_mask,
+                                         output_attentions=output_attentions)
             x = x + self.dropout2(y)
             x = x + self.dropout3(self.ffn(self.norm3(x)))
         else:
-            y, w_self = self.self_attn(x, mask=self_mask, need_weights=need_weights)
+            y, w_self = self.self_attn(x, mask=self_mask, output_attentions=output_attentions)
             x = self.norm1(x + self.dropout1(y))
             y, w_cross = self.cross_attn(
-                x, memory, memory, mask=memory_mask, need_weights=need_weights
+                x, memory, memory, mask=memory_mask, output_attentions=output_attentions
             )
             x = self.norm2(x + self.dropout2(y))
             x = self.norm3(x + self.dropout3(self.ffn(x)))
-        if need_weights:
+        if output_attentions:
             return x, {"self": w_self, "cross": w_cross}
         return x
