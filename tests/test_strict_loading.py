@@ -172,18 +172,18 @@ def test_encoder_loader_refuses_a_gpt2_folder(tmp_path):
             pretrained.ModelSpec("g", "local", str(folder), "encoder"))
 
 
-def test_gpt_from_pretrained_is_strict(tmp_path):
-    from labcode.models.gpt import GPT
+def test_load_gpt_is_strict(tmp_path):
+    from labcode.hf.models import load_gpt
 
     folder = _tiny_gpt2(tmp_path / "gpt2")
-    model = GPT.from_pretrained(str(folder))
+    model = load_gpt(str(folder))
     assert model.config.n_layer == 1
     (folder / "model.safetensors").rename(tmp_path / "aside.safetensors")
     torch.save({}, folder / "pytorch_model.bin")  # sólo pickle
     with pytest.raises(pretrained.ModelNotAvailableError, match="pickle"):
-        GPT.from_pretrained(str(folder))
+        load_gpt(str(folder))
     with pytest.raises(ValueError, match="use_safetensors=False no está permitido"):
-        GPT.from_pretrained(str(folder), use_safetensors=False)
+        load_gpt(str(folder), use_safetensors=False)
 
 
 def test_bad_train_jsonl_is_a_clear_error(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ from labcode.analysis.attention_maps import (
     word_attention,
 )
 from labcode.book.notebook import viewer_output
+from labcode.hf.models import load_encoder  # noqa: E402
 from labcode.models.bert import BertConfig, BertEncoder  # noqa: E402
 from labcode.models.gpt import GPT, GPTConfig  # noqa: E402
 from labcode.models.llama import Llama, LlamaConfig  # noqa: E402
@@ -166,7 +167,7 @@ def minilm():
     try:
         spec = pretrained.resolve_bert_model()
         tok = pretrained.load_tokenizer(spec)
-        hf = viz.load_encoder(spec)
+        hf = load_encoder(spec)
     except pretrained.ModelNotAvailableError as exc:
         skip_or_fail(f"MiniLM no disponible: {exc}")
     return tok, hf

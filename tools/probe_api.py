@@ -405,12 +405,12 @@ def _cases_loaders(root: Path, saved: Path, clf):
         f.unlink()
 
     def gpt_from(folder):
-        from labcode.models.gpt import GPT
+        from labcode.hf.models import load_gpt
 
-        return GPT.from_pretrained(str(folder))
+        return load_gpt(str(folder))
 
-    out.append(("GPT.from_pretrained(sólo pickle)", lambda: gpt_from(gpt_folder)))
-    out.append(("GPT.from_pretrained(carpeta BERT)", lambda: gpt_from(saved)))
+    out.append(("load_gpt(sólo pickle)", lambda: gpt_from(gpt_folder)))
+    out.append(("load_gpt(carpeta BERT)", lambda: gpt_from(saved)))
     out.append(("load_causal_lm(carpeta BERT)", lambda: pretrained.load_causal_lm(
         pretrained.ModelSpec("b", "local", str(saved), "decoder"))))
     data = root / "data"

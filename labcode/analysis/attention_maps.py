@@ -9,8 +9,8 @@ dibujarlos:
   (:class:`labcode.models.bert.BertEncoder`, :class:`labcode.models.gpt.GPT`,
   :class:`labcode.models.llama.Llama`) y de cualquier modelo de Hugging Face que
   devuelva ``attentions`` (:func:`hf_attentions` cambia a la implementación
-  ``"eager"`` cuando hace falta). :func:`load_encoder` carga el codificador
-  preentrenado del perfil activo sin cabeza.
+  ``"eager"`` cuando hace falta). El codificador preentrenado del perfil activo
+  lo carga :func:`labcode.hf.models.load_encoder`.
 - :func:`attention_rollout`: *attention rollout* :cite:`abnar2020quantifying`
   (definido sólo aquí; :mod:`labcode.models.vit` lo reexporta).
 - :func:`find_word`, :func:`word_attention`, :func:`head_statistics`,
@@ -58,7 +58,6 @@ __all__ = [
     "find_word",
     "head_statistics",
     "hf_attentions",
-    "load_encoder",
     "plot_head",
     "plot_head_statistics",
     "plot_layer_heads",
@@ -261,21 +260,7 @@ def hf_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]) -> np.ndarr
             f"{type(model).__name__}."
         )
     impl = getattr(config, "_attn_implementation", None)
-    switched = False
-    if impl not in (None, "eager"):
-        if not hasattr(model, "set_attn_implementation"):
-            raise LabcodeValueError(
-                f"hf_attentions: el modelo usa attn_implementation={impl!r}, que no devuelve los "
-                "pesos; cárgalo con from_pretrained(..., attn_implementation='eager')."
-            )
-        try:
-            model.set_attn_implementation("eager")
-        except (ValueError, ImportError) as exc:
-            raise LabcodeValueError(
-                f"hf_attentions: no se pudo cambiar {type(model).__name__} a la atención 'eager' "
-                f"({exc}); cárgalo con attn_implementation='eager'."
-            ) from None
-        switched = True
+    switched = _switch_to_eager(model, impl)
     accepted = set(inspect.signature(model.forward).parameters)
     kwargs = {k: v for k, v in inputs.items() if k in accepted}
     was_training = model.training
@@ -294,6 +279,25 @@ def hf_attentions(model: nn.Module, inputs: dict[str, torch.Tensor]) -> np.ndarr
             "encoder-decoder? usa encoder_attentions/decoder_attentions)."
         )
     return _stack(attentions, "hf_attentions")
+
+
+def _switch_to_eager(model: nn.Module, impl: str | None) -> bool:
+    """Pasa ``model`` a la atención ``"eager"`` si hace falta; dice si lo ha cambiado."""
+    if impl in (None, "eager"):
+        return False
+    if not hasattr(model, "set_attn_implementation"):
+        raise LabcodeValueError(
+            f"hf_attentions: el modelo usa attn_implementation={impl!r}, que no devuelve los "
+            "pesos; cárgalo con from_pretrained(..., attn_implementation='eager')."
+        )
+    try:
+        model.set_attn_implementation("eager")
+    except (ValueError, ImportError) as exc:
+        raise LabcodeValueError(
+            f"hf_attentions: no se pudo cambiar {type(model).__name__} a la atención 'eager' "
+            f"({exc}); cárgalo con attn_implementation='eager'."
+        ) from None
+    return True
 
 
 def _model_kind(model: Any) -> str:
@@ -357,6 +361,31 @@ def extract_attentions(
     ValueError
         Si el texto está vacío, no produce *tokens* o pasa de ``max_length``.
     """
+    _check_text(text, tokenizer)
+    kind = _model_kind(model)
+    enc = dict(tokenizer(text, return_tensors="pt"))
+    ids = enc["input_ids"]
+    T = ids.shape[1]
+    if T == 0:
+        raise LabcodeValueError(f"extract_attentions: el texto {text!r} no produjo ningún token.")
+    if T > max_length:
+        raise LabcodeValueError(
+            f"extract_attentions: el texto tiene {T} tokens y el máximo es max_length={max_length}."
+        )
+    att = _model_attentions(model, kind, enc)
+    name = model_name or getattr(getattr(model, "config", None), "name_or_path", "") or type(
+        model
+    ).__name__
+    return AttentionMaps(
+        tokens=display_tokens(tokenizer, ids[0]),
+        attentions=att,
+        model_name=str(name),
+        causal=_is_causal(model, kind, att),
+        raw_tokens=tokenizer.convert_ids_to_tokens(ids[0].tolist()),
+    )
+
+
+def _check_text(text: Any, tokenizer: Any) -> None:
     if not isinstance(text, str):
         raise LabcodeTypeError(
             f"extract_attentions: text debe ser un str; se recibió {type(text).__name__}."
@@ -370,79 +399,33 @@ def extract_attentions(
             "extract_attentions: tokenizer debe ser un tokenizador de Hugging Face; se recibió "
             f"{type(tokenizer).__name__}."
         )
-    kind = _model_kind(model)
-    enc = dict(tokenizer(text, return_tensors="pt"))
+
+
+def _model_attentions(model: nn.Module, kind: str, enc: dict[str, torch.Tensor]) -> np.ndarray:
+    """Pesos ``(L, H, T, T)`` del modelo, en modo evaluación y sin gradientes."""
     ids = enc["input_ids"]
-    T = ids.shape[1]
-    if T == 0:
-        raise LabcodeValueError(f"extract_attentions: el texto {text!r} no produjo ningún token.")
-    if T > max_length:
-        raise LabcodeValueError(
-            f"extract_attentions: el texto tiene {T} tokens y el máximo es max_length={max_length}."
-        )
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             if kind == "hf":
-                att = hf_attentions(model, enc)
-            elif kind == "bert":
+                return hf_attentions(model, enc)
+            if kind == "bert":
                 _, w = model(ids, enc.get("attention_mask"), enc.get("token_type_ids"),
                              output_attentions=True)
-                att = _stack(w, "extract_attentions")
             else:  # gpt, llama
                 _, w = model(ids, output_attentions=True)
-                att = _stack(w, "extract_attentions")
+            return _stack(w, "extract_attentions")
     finally:
         model.train(was_training)
-    if kind == "hf":
-        causal = not bool(getattr(model.config, "is_encoder_decoder", False)) and bool(
-            np.allclose(np.triu(att, k=1), 0.0)
-        )
-    else:
-        causal = kind in ("gpt", "llama")
-    name = model_name or getattr(getattr(model, "config", None), "name_or_path", "") or type(
-        model
-    ).__name__
-    return AttentionMaps(
-        tokens=display_tokens(tokenizer, ids[0]),
-        attentions=att,
-        model_name=str(name),
-        causal=causal,
-        raw_tokens=tokenizer.convert_ids_to_tokens(ids[0].tolist()),
+
+
+def _is_causal(model: nn.Module, kind: str, att: np.ndarray) -> bool:
+    if kind != "hf":
+        return kind in ("gpt", "llama")
+    return not bool(getattr(model.config, "is_encoder_decoder", False)) and bool(
+        np.allclose(np.triu(att, k=1), 0.0)
     )
-
-
-def load_encoder(spec: Any = None) -> nn.Module:
-    """Codificador preentrenado del perfil activo, **sin** cabeza (``AutoModel``).
-
-    Parameters
-    ----------
-    spec:
-        :class:`labcode.hf.pretrained.ModelSpec`; por defecto
-        :func:`labcode.hf.pretrained.resolve_bert_model`.
-
-    Returns
-    -------
-    transformers.PreTrainedModel
-        En modo evaluación, en CPU (``BertModel`` para all-MiniLM-L6-v2 y
-        ``bert-base-uncased``).
-
-    Raises
-    ------
-    labcode.hf.pretrained.ModelNotAvailableError
-        Si el modelo no está disponible.
-    """
-    import transformers
-
-    from labcode.hf import pretrained
-
-    spec = pretrained.resolve_bert_model() if spec is None else spec
-    pretrained._check_kind(spec, "encoder", "load_encoder")
-    folder = pretrained.local_model_dir(spec)
-    with pretrained._quiet_transformers():
-        model = transformers.AutoModel.from_pretrained(folder, **pretrained.SAFE_LOAD_KWARGS)
-    return model.eval()
 
 
 # ---------------------------------------------------------------------------

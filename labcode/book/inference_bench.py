@@ -211,14 +211,14 @@ def _llama_and_text(small: bool) -> tuple[nn.Module, torch.Tensor, str]:
         ids = torch.randint(0, 256, (512,), generator=torch.Generator().manual_seed(0))
         return _tiny_llama(), ids, "Llama diminuto aleatorio"
     from labcode.hf import pretrained
-    from labcode.models.llama import Llama
+    from labcode.hf.models import load_llama
     from labcode.tasks.quijote import load_quijote_text
 
     spec = pretrained.smollm2_spec()
     tok = pretrained.load_tokenizer(spec)
     text = load_quijote_text()
     ids = torch.tensor(tok.encode(text[-20000:]), dtype=torch.long)
-    return Llama.from_pretrained(spec).eval(), ids, spec.name
+    return load_llama(spec).eval(), ids, spec.name
 
 
 def bench_inference(small: bool = False, device: str | None = None,

@@ -31,6 +31,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from labcode.sampling import (
+    apply_repetition_penalty,
+    check_sampling,
+    sample_next_token,
+    top_k_filter,
+    top_p_filter,
+)
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
@@ -89,34 +96,9 @@ def _check_params(
             f"strategy debe ser una de {STRATEGIES}; se recibió {strategy!r}."
         )
     _check_int("max_new_tokens", max_new_tokens, 1)
-    if not _is_number(temperature):
-        raise LabcodeTypeError(f"temperature debe ser un número; se recibió {temperature!r}.")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise LabcodeValueError(
-            f"temperature debe ser un número finito > 0; se recibió {temperature!r}. "
-            "Para decodificación voraz usa strategy='greedy'."
-        )
-    if top_k is not None:
-        _check_int("top_k", top_k, 1)
-    if top_p is not None:
-        if not _is_number(top_p):
-            raise LabcodeTypeError(
-                f"top_p debe ser None o un número en (0, 1]; se recibió {top_p!r}."
-            )
-        if not (0 < top_p <= 1):
-            raise LabcodeValueError(
-                f"top_p debe estar en el intervalo (0, 1]; se recibió {top_p!r}."
-            )
+    check_sampling(temperature, top_k, top_p, repetition_penalty,
+                   greedy_hint="strategy='greedy'")
     _check_int("num_beams", num_beams, 1)
-    if not _is_number(repetition_penalty):
-        raise LabcodeTypeError(
-            f"repetition_penalty debe ser un número > 0; se recibió {repetition_penalty!r}."
-        )
-    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
-        raise LabcodeValueError(
-            f"repetition_penalty debe ser un número finito > 0 (1.0 = sin penalización); "
-            f"se recibió {repetition_penalty!r}."
-        )
     if seed is not None:
         checks.seed(seed)
 
@@ -131,132 +113,7 @@ def _check_prompt(prompt: Any) -> None:
         raise LabcodeValueError("prompt debe ser un texto no vacío; se recibió un texto vacío.")
 
 
-def _check_logits(logits: Any, name: str = "logits") -> None:
-    """Tensor de coma flotante ``(..., V)`` sin NaN (en CPU; en GPU no se sincroniza)."""
-    if not isinstance(logits, torch.Tensor):
-        raise LabcodeTypeError(
-            f"{name} debe ser un torch.Tensor (..., V); se recibió {type(logits).__name__}."
-        )
-    if not logits.is_floating_point():
-        raise LabcodeTypeError(f"{name} debe ser de coma flotante; se recibió {logits.dtype}.")
-    if logits.ndim < 1 or logits.shape[-1] == 0:
-        raise LabcodeValueError(
-            f"{name} debe tener forma (..., V) con V >= 1; se recibió {tuple(logits.shape)}."
-        )
-    if logits.device.type == "cpu" and logits.numel():
-        if bool(torch.isnan(logits).any()) or bool((logits == float("inf")).any()):
-            raise LabcodeValueError(f"{name} contiene NaN o +inf; revisa el modelo o la entrada.")
-        if bool((logits == float("-inf")).all(dim=-1).any()):
-            raise LabcodeValueError(
-                f"{name} tiene una fila con todos los valores en -inf: no queda ningún token "
-                "posible."
-            )
-
-
 # --- Piezas del bucle autorregresivo -----------------------------------------------------
-
-
-def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Deja sólo los ``k`` logits más altos (el resto pasa a ``-inf``).
-
-    Parameters
-    ----------
-    logits:
-        ``(..., V)``.
-    k:
-        Número de tokens que se conservan (entero >= 1; si ``k >= V`` no cambia nada).
-
-    Returns
-    -------
-    torch.Tensor
-        Logits filtrados, misma forma. Los empates con el k-ésimo se conservan.
-    """
-    _check_int("k", k, 1)
-    _check_logits(logits)
-    k = min(k, logits.shape[-1])
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Distribución *top-p* (núcleo, *nucleus sampling*) a partir de logits.
-
-    Se ordenan los tokens de más a menos probable y se conserva el conjunto
-    más pequeño cuya probabilidad acumulada alcanza ``p`` (siempre al menos
-    el más probable); las probabilidades conservadas se renormalizan para
-    que sumen 1. Es la referencia del ejercicio 11.5 y coincide con
-    ``TopPLogitsWarper`` de transformers (salvo empates exactos).
-
-    Parameters
-    ----------
-    logits:
-        ``(..., V)`` (cualquier tipo flotante; se calcula en el mismo tipo).
-    p:
-        Umbral en ``(0, 1]``; ``p = 1`` deja la distribución intacta.
-
-    Returns
-    -------
-    torch.Tensor
-        Probabilidades ``(..., V)`` (ceros fuera del núcleo; cada fila suma 1).
-    """
-    if not _is_number(p) or not (0 < p <= 1):
-        raise LabcodeValueError(f"p debe ser un número en (0, 1]; se recibió {p!r}.")
-    _check_logits(logits)
-    probs = F.softmax(logits, dim=-1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-    before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # masa de los anteriores
-    keep_sorted = before < p  # el primero siempre (before = 0 < p)
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
-    kept = probs * keep
-    return kept / kept.sum(dim=-1, keepdim=True)
-
-
-def apply_repetition_penalty(
-    logits: torch.Tensor, input_ids: torch.Tensor, penalty: float
-) -> torch.Tensor:
-    """Penalización de repetición de CTRL (la misma regla que transformers).
-
-    A cada token que ya aparece en ``input_ids`` se le divide el logit por
-    ``penalty`` si es positivo y se le multiplica si es negativo: con
-    ``penalty > 1`` los tokens repetidos pierden probabilidad.
-
-    Parameters
-    ----------
-    logits:
-        ``(B, V)``.
-    input_ids:
-        ``(B, T)``: el contexto y lo ya generado.
-    penalty:
-        Número finito > 0 (1.0 no cambia nada).
-
-    Raises
-    ------
-    labcode.utils.errors.LabcodeTypeError, labcode.utils.errors.LabcodeValueError
-        Si ``penalty`` no es un número finito > 0 o las formas no son ``(B, V)`` y
-        ``(B, T)`` con ids en ``[0, V)``.
-    """
-    if not _is_number(penalty) or not (math.isfinite(penalty) and penalty > 0):
-        raise LabcodeValueError(
-            f"penalty debe ser un número finito > 0 (1.0 = sin penalización; > 1 penaliza las "
-            f"repeticiones); se recibió {penalty!r}."
-        )
-    _check_logits(logits)
-    if logits.ndim != 2:
-        raise LabcodeValueError(
-            f"logits debe tener forma (B, V); se recibió {tuple(logits.shape)}."
-        )
-    checks.token_ids(input_ids, who="apply_repetition_penalty", vocab_size=logits.shape[-1],
-                     max_positions=10**9, limit_name="-")
-    if input_ids.shape[0] != logits.shape[0]:
-        raise LabcodeValueError(
-            f"logits {tuple(logits.shape)} e input_ids {tuple(input_ids.shape)} deben tener el "
-            "mismo tamaño de lote B."
-        )
-    if penalty == 1.0:
-        return logits
-    score = torch.gather(logits, 1, input_ids)  # (B, T)
-    score = torch.where(score < 0, score * penalty, score / penalty)
-    return logits.scatter(1, input_ids, score)
 
 
 @torch.no_grad()
@@ -593,16 +450,10 @@ class GPT2TextGenerator:
                 out = self.model(input_ids=step_input, use_cache=True, **{self._cache_kw: past})
                 past = out["cache"] if "cache" in out else out["past_key_values"]
                 logits = out.logits[:, -1, :].float()  # (1, V)
-                logits = apply_repetition_penalty(logits, all_ids, repetition_penalty)
-                if strategy == "greedy":
-                    next_id = logits.argmax(dim=-1, keepdim=True)  # (1, 1)
-                else:
-                    logits = logits / temperature
-                    if top_k is not None:
-                        logits = top_k_filter(logits, top_k)
-                    probs = (F.softmax(logits, dim=-1) if top_p is None
-                             else top_p_filter(logits, top_p))
-                    next_id = torch.multinomial(probs, 1, generator=gen)  # (1, 1)
+                next_id = sample_next_token(  # (1, 1)
+                    logits, all_ids, do_sample=strategy == "sample", temperature=temperature,
+                    top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
+                    generator=gen)
                 token = int(next_id)
                 if token == self.eos_token_id:
                     break

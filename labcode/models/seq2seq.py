@@ -281,7 +281,7 @@ class TransformerModel(nn.Module):
         weights = []
         for block in self.decoder:
             if need_weights:
-                x, w = block(x, memory, self_mask, src_mask, need_weights=True)
+                x, w = block(x, memory, self_mask, src_mask, output_attentions=True)
                 weights.append(w)
             else:
                 x = block(x, memory, self_mask, src_mask)

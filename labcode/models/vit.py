@@ -445,7 +445,7 @@ class ViT(nn.Module):
         attentions = []
         for block in self.blocks:
             if return_attention:
-                x, w = block(x, need_weights=True)  # w: (B, nh, T, T)
+                x, w = block(x, output_attentions=True)  # w: (B, nh, T, T)
                 attentions.append(w)
             else:
                 x = block(x)
