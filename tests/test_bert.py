@@ -10,8 +10,8 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
-from labcode.hf.tokenization import load_minilm_tokenizer  # noqa: E402
 from labcode.hf.models import load_minilm_hf  # noqa: E402
+from labcode.hf.tokenization import load_minilm_tokenizer  # noqa: E402
 from labcode.models.bert import BertConfig, BertEncoder  # noqa: E402
 from labcode.nn.blocks import TransformerEncoderBlock  # noqa: E402
 

@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from labcode.nn.masks import check_mask_rows
 from labcode.nn.blocks import (
     FeedForward,
     MultiHeadAttention,
@@ -15,6 +14,7 @@ from labcode.nn.blocks import (
     causal_mask,
     padding_mask,
 )
+from labcode.nn.masks import check_mask_rows
 
 D, H, F = 16, 4, 32
 

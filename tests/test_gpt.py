@@ -10,12 +10,12 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import transformers  # noqa: E402  (dependencia fijada: si falta, la prueba debe fallar)
 
+from labcode.analysis.generation_speed import measure_tokens_per_second  # noqa: E402
 from labcode.models.gpt import (
     GPT,
     GPTConfig,
     encoder_block_from_gpt_block,
 )
-from labcode.analysis.generation_speed import measure_tokens_per_second  # noqa: E402
 from labcode.nn.blocks import causal_mask  # noqa: E402
 
 # (vocab_size, n_positions, n_embd, n_layer, n_head)

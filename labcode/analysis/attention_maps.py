@@ -12,7 +12,7 @@ dibujarlos:
   ``"eager"`` cuando hace falta). El codificador preentrenado del perfil activo
   lo carga :func:`labcode.hf.models.load_encoder`.
 - :func:`attention_rollout`: *attention rollout* :cite:`abnar2020quantifying`
-  (definido sólo aquí; :mod:`labcode.models.vit` lo reexporta).
+  (definido solo aquí).
 - :func:`find_word`, :func:`word_attention`, :func:`head_statistics`,
   :func:`attention_entropy` y :func:`dominant_patterns`: medir a qué atiende
   cada cabeza, con palabras partidas en *subwords* tratadas como en
@@ -345,8 +345,7 @@ def extract_attentions(
     model_name:
         Nombre para los títulos (por defecto, el de la clase).
     max_length:
-        Número máximo de *tokens*; un texto más largo es un error (una matriz
-        ``T x T`` enorme no se puede leer).
+        Número máximo de *tokens* (una matriz ``T x T`` enorme no se puede leer).
 
     Returns
     -------
@@ -433,6 +432,27 @@ def _is_causal(model: nn.Module, kind: str, att: np.ndarray) -> bool:
 # ---------------------------------------------------------------------------
 
 
+def _rollout_layers(attentions: Any) -> tuple[list, bool]:
+    """Las capas como lista de ``(B, nh, T, T)`` y si el resultado se devuelve en NumPy."""
+    if isinstance(attentions, AttentionMaps):
+        attentions = attentions.attentions
+    if isinstance(attentions, np.ndarray):
+        if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
+            raise LabcodeValueError(
+                "attention_rollout: se esperaba un array (L, H, T, T); se recibió "
+                f"{attentions.shape}."
+            )
+        return [torch.from_numpy(np.asarray(a, dtype=np.float64))[None] for a in attentions], True
+    if not isinstance(attentions, (list, tuple)):
+        raise LabcodeTypeError(
+            "attention_rollout: se esperaba una lista de tensores (B, nh, T, T), un array "
+            f"(L, H, T, T) o un AttentionMaps; se recibió {type(attentions).__name__}."
+        )
+    if not attentions:
+        raise LabcodeValueError("attention_rollout: se esperaba al menos una matriz de atención.")
+    return list(attentions), False
+
+
 def attention_rollout(attentions: Any, residual: bool = True) -> Any:
     """*Attention rollout* :cite:`abnar2020quantifying`.
 
@@ -465,26 +485,7 @@ def attention_rollout(attentions: Any, residual: bool = True) -> Any:
     TypeError
         Si ``attentions`` no es de un tipo admitido.
     """
-    as_numpy = False
-    if isinstance(attentions, AttentionMaps):
-        attentions = attentions.attentions
-    if isinstance(attentions, np.ndarray):
-        if attentions.ndim != 4 or attentions.shape[-1] != attentions.shape[-2]:
-            raise LabcodeValueError(
-                "attention_rollout: se esperaba un array (L, H, T, T); se recibió "
-                f"{attentions.shape}."
-            )
-        as_numpy = True
-        layers = [torch.from_numpy(np.asarray(a, dtype=np.float64))[None] for a in attentions]
-    elif isinstance(attentions, (list, tuple)):
-        layers = list(attentions)
-    else:
-        raise LabcodeTypeError(
-            "attention_rollout: se esperaba una lista de tensores (B, nh, T, T), un array "
-            f"(L, H, T, T) o un AttentionMaps; se recibió {type(attentions).__name__}."
-        )
-    if not layers:
-        raise LabcodeValueError("attention_rollout: se esperaba al menos una matriz de atención.")
+    layers, as_numpy = _rollout_layers(attentions)
     result = None
     for a in layers:
         if not isinstance(a, torch.Tensor) or a.dim() != 4 or a.shape[-1] != a.shape[-2]:
@@ -798,6 +799,25 @@ def plot_layer_heads(
     return fig
 
 
+def _stat_heatmap(ax: plt.Axes, m: np.ndarray, title: str, annotate: bool):
+    """Un mapa ``capas x cabezas`` en ``ax`` (con los valores escritos si ``annotate``)."""
+    L, H = m.shape
+    im = ax.imshow(m, cmap=ATTENTION_CMAP, vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("cabeza")
+    ax.set_xticks(range(H))
+    ax.tick_params(labelsize=7)
+    ax.set_yticks(range(0, L, 1 if L <= 12 else 3))
+    if annotate:
+        for i in range(L):
+            for j in range(H):
+                txt = f"{m[i, j]:.1f}"
+                ax.text(j, i, txt[1:] if txt.startswith("0.") else txt,
+                        ha="center", va="center", fontsize=6,
+                        color="black" if m[i, j] > 0.5 else "white")
+    return im
+
+
 def plot_head_statistics(
     stats: dict[str, np.ndarray],
     keys: Sequence[str] = ("previous", "first", "special", "entropy"),
@@ -839,21 +859,7 @@ def plot_head_statistics(
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     for ax, k in zip(axes.flat[: len(keys)], keys, strict=True):
-        m = np.asarray(stats[k], dtype=float)
-        im = ax.imshow(m, cmap=ATTENTION_CMAP, vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_title(titles.get(k, k), fontsize=9)
-        ax.set_xlabel("cabeza")
-        ax.set_xticks(range(H))
-        ax.tick_params(labelsize=7)
-        step = 1 if L <= 12 else 3
-        ax.set_yticks(range(0, L, step))
-        if annotate:
-            for i in range(L):
-                for j in range(H):
-                    txt = f"{m[i, j]:.1f}"
-                    ax.text(j, i, txt[1:] if txt.startswith("0.") else txt,
-                            ha="center", va="center", fontsize=6,
-                            color="black" if m[i, j] > 0.5 else "white")
+        im = _stat_heatmap(ax, np.asarray(stats[k], dtype=float), titles.get(k, k), annotate)
     for row in axes:
         row[0].set_ylabel("capa")
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02)
@@ -911,9 +917,37 @@ def attention_viewer(
         ``fig.layout.sliders[0].steps`` un paso por capa. ``fig.layout.meta``
         guarda ``{"layers": [...], "heads": H, "tokens": [...]}``.
     """
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    layers, ncols = _viewer_grid(maps, layers, ncols)
+    H = maps.num_heads
+    nrows = math.ceil(H / ncols)
+    name = title if title is not None else (maps.model_name or "atención")
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[f"cabeza {h}" for h in range(H)],
+                        horizontal_spacing=0.03, vertical_spacing=0.06)
+    _add_head_traces(fig, maps, layers, ncols)
+    steps = [{"method": "update", "label": str(lyr),
+              "args": [{"visible": [k // H == li for k in range(len(layers) * H)]},
+                       {"title.text": f"{name} — capa {lyr}"}]}
+             for li, lyr in enumerate(layers)]
+    fig.update_layout(
+        title={"text": f"{name} — capa {layers[0]}", "x": 0.0, "font": {"size": 14}},
+        coloraxis={"colorscale": ATTENTION_CMAP.capitalize(), "cmin": 0.0, "cmax": 1.0,
+                   "colorbar": {"title": {"text": "peso"}, "thickness": 12}},
+        sliders=[{"active": 0, "steps": steps, "currentvalue": {"prefix": "capa: "},
+                  "pad": {"t": 40}}],
+        height=int(panel_height * nrows + 160),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        autosize=True,
+        meta={"layers": layers, "heads": H, "tokens": list(maps.tokens)},
+    )
+    _style_viewer_axes(fig, nrows, ncols)
+    return fig
+
+
+def _viewer_grid(maps: Any, layers: Sequence[int] | None,
+                 ncols: int | None) -> tuple[list[int], int]:
+    """Valida ``maps``, ``layers`` y ``ncols`` del visor; devuelve las capas y las columnas."""
     if not isinstance(maps, AttentionMaps):
         raise LabcodeTypeError(
             f"attention_viewer: se esperaba AttentionMaps; se recibió {type(maps).__name__}."
@@ -929,14 +963,16 @@ def attention_viewer(
         raise LabcodeValueError(
             f"attention_viewer: ncols debe ser un entero >= 1; se recibió {ncols!r}."
         )
-    ncols = min(ncols, H)
-    nrows = math.ceil(H / ncols)
+    return layers, min(ncols, H)
+
+
+def _add_head_traces(fig: Any, maps: AttentionMaps, layers: list[int], ncols: int) -> None:
+    """Una traza ``Heatmap`` por (capa, cabeza); solo la primera capa visible."""
+    import plotly.graph_objects as go
+
     labels = _unique_labels(maps.tokens)
-    name = title if title is not None else (maps.model_name or "atención")
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[f"cabeza {h}" for h in range(H)],
-                        horizontal_spacing=0.03, vertical_spacing=0.06)
     for li, lyr in enumerate(layers):
-        for h in range(H):
+        for h in range(maps.num_heads):
             z = maps.attentions[lyr, h].astype(np.float32)
             fig.add_trace(
                 go.Heatmap(
@@ -947,29 +983,14 @@ def attention_viewer(
                 ),
                 row=h // ncols + 1, col=h % ncols + 1,
             )
-    steps = []
-    for li, lyr in enumerate(layers):
-        visible = [False] * (len(layers) * H)
-        visible[li * H:(li + 1) * H] = [True] * H
-        steps.append({"method": "update", "label": str(lyr),
-                      "args": [{"visible": visible}, {"title.text": f"{name} — capa {lyr}"}]})
-    fig.update_layout(
-        title={"text": f"{name} — capa {layers[0]}", "x": 0.0, "font": {"size": 14}},
-        coloraxis={"colorscale": ATTENTION_CMAP.capitalize(), "cmin": 0.0, "cmax": 1.0,
-                   "colorbar": {"title": {"text": "peso"}, "thickness": 12}},
-        sliders=[{"active": 0, "steps": steps, "currentvalue": {"prefix": "capa: "},
-                  "pad": {"t": 40}}],
-        height=int(panel_height * nrows + 160),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        autosize=True,
-        meta={"layers": layers, "heads": H, "tokens": list(maps.tokens)},
-    )
+
+
+def _style_viewer_axes(fig: Any, nrows: int, ncols: int) -> None:
     fig.update_annotations(font_size=11)  # títulos «cabeza h» de cada panel
     fig.update_xaxes(showticklabels=False, ticks="")
     fig.update_yaxes(autorange="reversed", showticklabels=False, ticks="")
-    for c in range(1, ncols + 1):  # etiquetas sólo en la fila de abajo y la columna izquierda
+    for c in range(1, ncols + 1):  # etiquetas solo en la fila de abajo y la columna izquierda
         fig.update_xaxes(showticklabels=True, tickangle=-60, tickfont={"size": 8},
                          row=nrows, col=c)
     for r in range(1, nrows + 1):
         fig.update_yaxes(showticklabels=True, tickfont={"size": 8}, row=r, col=1)
-    return fig

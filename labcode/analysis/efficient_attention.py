@@ -24,8 +24,10 @@ impide mirar al futuro (la clave ``j`` sólo es visible para la consulta ``i`` s
 ``j <= i``).
 
 Además, :func:`time_callable`, :func:`torch_peak_memory` y
-:func:`numpy_peak_memory` miden tiempo y memoria pico de una llamada, y
-:func:`measure_attention_costs` lo hace para varias longitudes.
+:func:`numpy_peak_memory` miden tiempo y memoria pico de una llamada,
+:func:`measure_attention_costs` lo hace para varias longitudes y
+:func:`window_embedding_similarity` mide cuánto cambia la salida de un codificador
+entrenado al enchufarle la ventana deslizante del registro.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ __all__ = [
     "full_attention",
     "linear_attention",
     "linear_attention_naive",
+    "mean_pooled_embeddings",
     "measure_attention_costs",
     "numpy_peak_memory",
     "relative_error",
@@ -66,6 +69,7 @@ __all__ = [
     "sliding_window_mask",
     "time_callable",
     "torch_peak_memory",
+    "window_embedding_similarity",
 ]
 
 
@@ -250,3 +254,71 @@ def measure_attention_costs(
                 if memory:
                     out[name]["peak_bytes"][i] = torch_peak_memory(call)
     return out
+
+
+# --- La ventana dentro de un modelo entrenado ---------------------------------------------
+
+
+def mean_pooled_embeddings(model: torch.nn.Module, input_ids: torch.Tensor,
+                           attention_mask: torch.Tensor) -> torch.Tensor:
+    """Incrustación de frase de un codificador: media de los estados ocultos de los *tokens*
+    reales (``attention_mask == 1``), normalizada a norma 1 (como all-MiniLM-L6-v2).
+
+    Devuelve ``(B, C)``.
+    """
+    with torch.no_grad():
+        h = model(input_ids, attention_mask)  # (B, T, C)
+    m = attention_mask.to(h.dtype).unsqueeze(-1)  # (B, T, 1)
+    pooled = (h * m).sum(1) / m.sum(1)  # (B, C)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def window_embedding_similarity(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    windows: Sequence[int],
+) -> dict[str, np.ndarray]:
+    """Cuánto cambian las incrustaciones de frase de ``model`` con atención de ventana.
+
+    Calcula las incrustaciones (:func:`mean_pooled_embeddings`) con la atención completa
+    (``"sdpa"``) y con ``"sliding_window"`` de :data:`labcode.nn.attention.ATTENTION_FUNCTIONS`
+    para cada radio de ``windows``, en **todas** las capas, y las compara. Al terminar,
+    ``model`` vuelve a la atención que tenía.
+
+    Parameters
+    ----------
+    model:
+        Un codificador de labcode con ``config.attn_implementation`` (p. ej.
+        :class:`labcode.models.bert.BertEncoder`).
+    input_ids, attention_mask:
+        Lote ``(B, T)`` tokenizado con relleno (1 = *token* real).
+    windows:
+        Radios de la ventana (enteros >= 0).
+
+    Returns
+    -------
+    dict
+        ``"window"``, ``"mean_cos"`` y ``"min_cos"`` (similitud coseno media y mínima con
+        la incrustación completa, sobre las ``B`` frases) y ``"max_abs_diff"``
+        (diferencia máxima en valor absoluto entre incrustaciones), un valor por radio.
+    """
+    from labcode.nn.attention import set_attn_implementation
+
+    windows = [_check_int("cada radio", w, 0) for w in windows]
+    config = model.config
+    before = (config.attn_implementation, config.sliding_window)
+    out: dict[str, list[float]] = {"mean_cos": [], "min_cos": [], "max_abs_diff": []}
+    try:
+        set_attn_implementation(model, "sdpa")
+        full = mean_pooled_embeddings(model, input_ids, attention_mask)  # (B, C)
+        for w in windows:
+            set_attn_implementation(model, "sliding_window", sliding_window=w)
+            emb = mean_pooled_embeddings(model, input_ids, attention_mask)
+            cos = (emb * full).sum(-1)  # (B,): ambas tienen norma 1
+            out["mean_cos"].append(cos.mean().item())
+            out["min_cos"].append(cos.min().item())
+            out["max_abs_diff"].append((emb - full).abs().max().item())
+    finally:
+        set_attn_implementation(model, *before)
+    return {"window": np.array(windows), **{k: np.array(v) for k, v in out.items()}}

@@ -15,7 +15,8 @@ con caché de claves y valores y decodificación incremental del texto.
 
 Además hay piezas sueltas para el bucle autorregresivo "a mano":
 :func:`autoregressive_loop`, :func:`greedy_by_hand`, :func:`top_k_filter`,
-:func:`top_p_filter` y :func:`apply_repetition_penalty`.
+:func:`top_p_filter` y :func:`apply_repetition_penalty` (estas tres, como el paso de
+muestreo de :meth:`GPT2TextGenerator.stream`, vienen de :mod:`labcode.sampling`).
 """
 
 from __future__ import annotations
@@ -363,14 +364,11 @@ class GPT2TextGenerator:
         TypeError, ValueError
             Parámetros o prompt no válidos (ver :meth:`encode`).
         """
-        _check_params(
-            strategy, max_new_tokens, temperature, top_k, top_p, num_beams,
-            repetition_penalty, seed,
-        )
+        params = (strategy, max_new_tokens, temperature, top_k, top_p, num_beams,
+                  repetition_penalty)
+        _check_params(*params, seed)
         ids = self.encode(prompt, chat=chat, max_new_tokens=max_new_tokens)
-        config = self._generation_config(
-            strategy, max_new_tokens, temperature, top_k, top_p, num_beams, repetition_penalty
-        )
+        config = self._generation_config(*params)
         with _seeded(seed, self.device):
             out = self.model.generate(
                 input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config
