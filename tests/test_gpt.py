@@ -151,6 +151,10 @@ def test_sampling_is_reproducible_and_respects_top_k():
                           generator=torch.Generator().manual_seed(9))
     assert torch.equal(greedy, top1)
     assert torch.equal(model.generate(prompt, 0), prompt)
+    # top_p muy pequeño deja solo el token más probable: también es la voraz.
+    nucleus = model.generate(prompt, 20, do_sample=True, top_p=1e-6,
+                             generator=torch.Generator().manual_seed(9))
+    assert torch.equal(greedy, nucleus)
 
 
 @pytest.fixture(scope="module")
