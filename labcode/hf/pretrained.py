@@ -334,7 +334,8 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
         model = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     # Su barra (tqdm.auto, sin opción para apagarla) sería un widget en el libro.
     with quiet_bars(sys.modules[load_gguf_checkpoint.__module__]):
-        tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
+        parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
+    tensors = parsed.pop("tensors")
     expected = set(model.state_dict())
     allowed_missing = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     missing, unexpected = expected - set(tensors) - allowed_missing, set(tensors) - expected
@@ -344,7 +345,8 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
             f"{sorted(missing)}, sobran {sorted(unexpected)}."
         )
     out.mkdir(parents=True, exist_ok=True)
-    config.architectures, config.dtype = [type(model).__name__], torch.float32  # como save_pretrained
+    # Lo que añadiría save_pretrained del modelo:
+    config.architectures, config.dtype = [type(model).__name__], torch.float32
     config.save_pretrained(out)
     model.generation_config.save_pretrained(out)
     _save_safetensors(tensors, out / "model.safetensors")
