@@ -32,8 +32,8 @@ def test_float32_file_is_byte_identical_to_the_library(tmp_path):
     save_file({k: v.clone() for k, v in tensors.items()}, tmp_path / "ref.safetensors",
               metadata={"format": "pt"})
     _save_safetensors(tensors, tmp_path / "ours.safetensors")
-    ours, ref = (tmp_path / "ours.safetensors").read_bytes(), (tmp_path / "ref.safetensors").read_bytes()
-    assert ours == ref
+    ours = (tmp_path / "ours.safetensors").read_bytes()
+    assert ours == (tmp_path / "ref.safetensors").read_bytes()
 
 
 def test_unknown_dtype_is_a_clear_error(tmp_path):
