@@ -64,7 +64,7 @@ from labcode.utils.errors import (
     LabcodeTypeError,
     LabcodeValueError,
 )
-from labcode.utils.runtime import quiet_bars as no_widget_bars_in_build
+from labcode.utils.runtime import quiet_bars
 
 if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
@@ -313,12 +313,16 @@ def _gguf_fingerprint(gguf: Path) -> dict[str, Any]:
 
 def _convert_gguf_into(gguf: Path, out: Path) -> None:
     """Descuantiza un GGUF de arquitectura Llama y lo guarda (safetensors +
-    tokenizador) en ``out``.
+    tokenizador) en ``out``, con una sola copia del modelo en memoria.
 
     Se usa el lector GGUF de transformers directamente en lugar de
     ``from_pretrained(..., gguf_file=...)`` porque éste exige ``accelerate``;
-    los tensores resultantes son idénticos.
+    los tensores resultantes son idénticos. El modelo se crea en el dispositivo
+    ``meta`` (sin pesos: solo da los nombres de las claves) y los tensores se
+    escriben uno a uno (:func:`_save_safetensors`), de modo que el pico de memoria
+    es el de los tensores descuantizados, no el triple.
     """
+    import torch
     import transformers
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
@@ -326,24 +330,65 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
     tokenizer = transformers.AutoTokenizer.from_pretrained(
         gguf.parent, gguf_file=gguf.name, trust_remote_code=False
     )
-    with _quiet_transformers():
+    with _quiet_transformers(), torch.device("meta"):
         model = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     # Su barra (tqdm.auto, sin opción para apagarla) sería un widget en el libro.
-    with no_widget_bars_in_build(sys.modules[load_gguf_checkpoint.__module__]):
+    with quiet_bars(sys.modules[load_gguf_checkpoint.__module__]):
         parsed = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)
-    result = model.load_state_dict(parsed["tensors"], strict=False)
+    tensors = parsed.pop("tensors")
+    expected = set(model.state_dict())
     allowed_missing = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
-    if set(result.missing_keys) - allowed_missing or result.unexpected_keys:
+    missing, unexpected = expected - set(tensors) - allowed_missing, set(tensors) - expected
+    if missing or unexpected:
         raise LabcodeRuntimeError(
             f"La conversión de {gguf.name} no encajó con {type(model).__name__}: faltan "
-            f"{sorted(set(result.missing_keys) - allowed_missing)}, sobran "
-            f"{sorted(result.unexpected_keys)}."
+            f"{sorted(missing)}, sobran {sorted(unexpected)}."
         )
-    with _quiet_transformers():  # sin la barra «Writing model shards» (un widget en el libro)
-        model.save_pretrained(out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Lo que añadiría save_pretrained del modelo:
+    config.architectures, config.dtype = [type(model).__name__], torch.float32
+    config.save_pretrained(out)
+    model.generation_config.save_pretrained(out)
+    _save_safetensors(tensors, out / "model.safetensors")
     tokenizer.save_pretrained(out)
-    if not (out / "model.safetensors").is_file():
-        raise LabcodeRuntimeError(f"save_pretrained no escribió model.safetensors en {out}.")
+
+
+def _save_safetensors(tensors: dict, path: Path) -> None:
+    """Escribe ``tensors`` en formato safetensors vaciando el diccionario tensor a tensor.
+
+    El formato es una cabecera JSON (nombre → tipo, forma y posición de sus bytes)
+    seguida de los datos; escribirlo a mano permite soltar cada tensor en cuanto
+    está en disco (``safetensors.torch.save_file`` copia todos a la vez en memoria).
+    El fichero se comprueba después con el lector de safetensors.
+    """
+    import json
+
+    import torch
+    from safetensors import safe_open
+
+    dtypes = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
+    names = sorted(tensors)
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for name in names:
+        t = tensors[name]
+        if t.dtype not in dtypes:
+            raise LabcodeRuntimeError(f"_save_safetensors: tipo {t.dtype} no previsto en {name}.")
+        size = t.numel() * t.element_size()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # la cabecera se alinea a 8 bytes
+    with open(path, "wb") as f:
+        f.write(len(raw).to_bytes(8, "little") + raw)
+        for name in names:
+            t = tensors.pop(name).contiguous()
+            f.write(t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16
+                    else t.numpy().tobytes())
+            del t
+    with safe_open(str(path), "pt") as check:  # lee la cabecera: el fichero es válido
+        if sorted(check.keys()) != names:
+            raise LabcodeRuntimeError(f"{path} no tiene las claves que se escribieron.")
 
 
 def _gguf_cache_folder(gguf: Path) -> Path:
