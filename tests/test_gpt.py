@@ -259,3 +259,24 @@ def test_input_major_weights_survive_state_dict_to_and_training():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_from_hf_share_uses_the_same_tensors_and_gives_the_same_logits():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    hf = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=50,
+                                    n_positions=16, bos_token_id=0, eos_token_id=0)).eval()
+    copied, shared = GPT.from_hf(hf), GPT.from_hf(hf, share=True)
+    ids = torch.randint(0, 50, (2, 9))
+    with torch.no_grad():
+        assert torch.equal(copied(ids), shared(ids))
+        assert (shared(ids) - hf(ids).logits).abs().max() < 1e-5
+    hf_attn = hf.transformer.h[0].attn.c_attn.weight
+    assert shared.transformer.h[0].attn.c_attn.weight.data_ptr() == hf_attn.data_ptr()
+    assert copied.transformer.h[0].attn.c_attn.weight.data_ptr() != hf_attn.data_ptr()
+    assert shared.lm_head.weight is shared.transformer.wte.weight  # sigue atado
+    assert all(p.device.type == "cpu" for p in shared.parameters())  # nada queda en «meta»
+    with torch.no_grad():
+        hf_attn.add_(1.0)  # compartir es compartir: el cambio se ve en los dos
+    assert torch.equal(shared.transformer.h[0].attn.c_attn.weight, hf_attn.t())

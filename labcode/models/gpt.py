@@ -414,12 +414,13 @@ class GPT(nn.Module):
     # -- pesos de Hugging Face -------------------------------------------
 
     @classmethod
-    def from_hf(cls, hf_model: nn.Module) -> GPT:
+    def from_hf(cls, hf_model: nn.Module, share: bool = False) -> GPT:
         """Copia un ``transformers.GPT2LMHeadModel`` (o ``GPT2Model``) clave a clave.
 
         Los pesos ``Conv1D`` de HF se trasponen al copiarlos en ``nn.Linear``
-        (:func:`labcode.models.hf_import.gpt_from_hf`). Para cargar GPT-2 desde el Hub o
-        una carpeta, :func:`labcode.hf.models.load_gpt`.
+        (:func:`labcode.models.hf_import.gpt_from_hf`). Con ``share=True`` no copia:
+        usa los mismos tensores que ``hf_model`` (la mitad de memoria). Para cargar
+        GPT-2 desde el Hub o una carpeta, :func:`labcode.hf.models.load_gpt`.
 
         Returns
         -------
@@ -435,7 +436,7 @@ class GPT(nn.Module):
         """
         from labcode.models.hf_import import gpt_from_hf
 
-        return gpt_from_hf(hf_model, cls)
+        return gpt_from_hf(hf_model, cls, share=share)
 
 
 # ---------------------------------------------------------------------------

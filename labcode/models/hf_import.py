@@ -92,9 +92,15 @@ def gpt_config_from_hf(hf_config: Any) -> GPTConfig:
                      layer_norm_epsilon=hf_config.layer_norm_epsilon, bias=True)
 
 
-def gpt_from_hf(hf_model: nn.Module, cls: type[GPT] = GPT) -> GPT:
+def gpt_from_hf(hf_model: nn.Module, cls: type[GPT] = GPT, share: bool = False) -> GPT:
     """Copia un ``transformers.GPT2LMHeadModel`` (o ``GPT2Model``) en un :class:`GPT`
-    nuevo, en modo evaluación, en el dispositivo y tipo de ``hf_model``."""
+    nuevo, en modo evaluación, en el dispositivo y tipo de ``hf_model``.
+
+    Con ``share=True`` no copia: el modelo se construye sin pesos (dispositivo
+    ``meta``) y sus parámetros pasan a ser los mismos tensores de ``hf_model`` (los
+    ``Conv1D`` como vistas traspuestas). Ocupa la mitad de memoria, pero cambiar los
+    pesos de uno cambia los del otro.
+    """
     hf_config = getattr(hf_model, "config", None)
     if hf_config is None or getattr(hf_config, "model_type", None) != "gpt2":
         raise LabcodeTypeError(
@@ -106,15 +112,29 @@ def gpt_from_hf(hf_model: nn.Module, cls: type[GPT] = GPT) -> GPT:
     if "transformer.wte.weight" not in hf_sd:  # GPT2Model: claves sin "transformer."
         hf_sd = {f"transformer.{k}": v for k, v in hf_sd.items()}
     ref = hf_sd["transformer.wte.weight"]
-    model = cls(config).to(device=ref.device, dtype=ref.dtype)
-    own = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    copy_pairs("GPT.from_hf", own, hf_sd, _gpt_key_map(config.n_layer))
     lm = hf_sd.get("lm_head.weight")
-    if lm is not None and not torch.equal(lm, ref):
+    if lm is not None and lm.data_ptr() != ref.data_ptr() and not torch.equal(lm, ref):
         raise LabcodeValueError(
             "GPT.from_hf: lm_head no está atado a wte en el modelo de HF; "
             "este GPT solo admite pesos atados (como GPT-2)."
         )
+    pairs = _gpt_key_map(config.n_layer)
+    if share:
+        return _gpt_sharing(cls, config, hf_sd, pairs)
+    model = cls(config).to(device=ref.device, dtype=ref.dtype)
+    own = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    copy_pairs("GPT.from_hf", own, hf_sd, pairs)
+    return model.eval()
+
+
+def _gpt_sharing(cls: type[GPT], config: GPTConfig, hf_sd: dict[str, torch.Tensor],
+                 pairs: list[tuple[str, str, bool]]) -> GPT:
+    with torch.device("meta"):
+        model = cls(config)
+    state = {ours: hf_sd[key].t() if transpose else hf_sd[key] for ours, key, transpose in pairs}
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    model.load_state_dict(state, strict=True, assign=True)
+    model.lm_head.weight = model.transformer.wte.weight  # vuelve a atar los pesos
     return model.eval()
 
 
