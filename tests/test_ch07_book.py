@@ -41,12 +41,12 @@ def test_checks_in_chapter(g):
 
 
 def test_exercise_solved(g):
-    from labcode.book.exercises import EJERCICIO_11_4
+    from labcode.book.exercises import EXERCISE_11_4
 
     text = outputs_text(PAGE)
     assert "✅ Ejercicio 11.4 resuelto" in text
     assert "✅ Métricas a mano resuelto" in text
     assert "todavía no hay respuesta" in text
     acc = float(g["ch07_ej_acc"].replace(",", "."))
-    assert acc >= 100 * EJERCICIO_11_4["min_accuracy"]  # el bucle de la solución aprende
+    assert acc >= 100 * EXERCISE_11_4["min_accuracy"]  # el bucle de la solución aprende
     assert float(g["ch07_ej_s"]) < 240  # el ejercicio cabe en un par de minutos de CPU
