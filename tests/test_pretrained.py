@@ -252,14 +252,6 @@ def test_missing_gguf_is_a_clear_error(tmp_path):
         pretrained.local_model_dir(spec)
 
 
-def test_cache_dir_follows_labcode_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path))
-    assert pretrained.cache_dir() == tmp_path
-    monkeypatch.delenv("LABCODE_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert pretrained.cache_dir() == tmp_path / "xdg" / "labcode"
-
-
 # --- Dispositivo ------------------------------------------------------------------------
 
 

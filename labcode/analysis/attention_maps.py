@@ -436,11 +436,12 @@ def load_encoder(spec: Any = None) -> nn.Module:
     import transformers
 
     from labcode.hf import pretrained
+    from labcode.utils.runtime import quiet_transformers
 
     spec = pretrained.resolve_bert_model() if spec is None else spec
-    pretrained._check_kind(spec, "encoder", "load_encoder")
+    pretrained.check_kind(spec, "encoder", "load_encoder")
     folder = pretrained.local_model_dir(spec)
-    with pretrained._quiet_transformers():
+    with quiet_transformers():
         model = transformers.AutoModel.from_pretrained(folder, **pretrained.SAFE_LOAD_KWARGS)
     return model.eval()
 

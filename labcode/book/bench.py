@@ -333,7 +333,7 @@ def bench_generation(
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from labcode.models.gpt import GPT
-    from labcode.hf.pretrained import _quiet_transformers
+    from labcode.utils.runtime import quiet_transformers
 
     _check_sizes(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab_size,
                  n_positions=n_positions, batch_size=batch_size, prompt_len=prompt_len,
@@ -348,7 +348,7 @@ def bench_generation(
     cfg = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
                      n_layer=n_layer, n_head=n_head, bos_token_id=None, eos_token_id=None,
                      pad_token_id=None)
-    with _quiet_transformers():
+    with quiet_transformers():
         hf = GPT2LMHeadModel(cfg).eval().to(dev)
     hf.generation_config.eos_token_id = None
     hf.generation_config.bos_token_id = None
@@ -360,7 +360,7 @@ def bench_generation(
     n = new_tokens
 
     def hf_generate():
-        with _quiet_transformers():
+        with quiet_transformers():
             return hf.generate(prompt, attention_mask=mask, max_new_tokens=n,
                                min_new_tokens=n, do_sample=False)
 

@@ -354,7 +354,8 @@ def load_minilm_hf():
     """
     from transformers import BertModel
 
-    from labcode.hf.tokenization import _quiet_transformers, minilm_model_dir
+    from labcode.hf.tokenization import minilm_model_dir
+    from labcode.utils.runtime import quiet_transformers
 
-    with _quiet_transformers():
+    with quiet_transformers():
         return BertModel.from_pretrained(str(minilm_model_dir())).eval()

@@ -652,6 +652,8 @@ class GPT(nn.Module):
         from transformers import GPT2LMHeadModel
 
         from labcode.hf import pretrained
+        from labcode.utils.errors import short_reason
+        from labcode.utils.runtime import quiet_transformers
 
         for key, value in pretrained.SAFE_LOAD_KWARGS.items():
             if hf_kwargs.get(key, value) != value:
@@ -671,7 +673,7 @@ class GPT(nn.Module):
                     "labcode.models.llama.Llama.from_pretrained."
                 )
         try:
-            with pretrained._quiet_transformers():
+            with quiet_transformers():
                 hf_model, info = GPT2LMHeadModel.from_pretrained(
                     name_or_path, output_loading_info=True, **hf_kwargs
                 )
@@ -679,7 +681,7 @@ class GPT(nn.Module):
             raise pretrained.ModelNotAvailableError(
                 f"GPT.from_pretrained: no se pudo cargar {name_or_path!r} con "
                 "transformers (¿sin conexión al Hub de Hugging Face o HF_HUB_OFFLINE=1?, "
-                f"¿carpeta sin pesos safetensors?). Detalle: {pretrained._short_reason(err)}"
+                f"¿carpeta sin pesos safetensors?). Detalle: {short_reason(err)}"
             ) from None
         pretrained.check_loading_info(info, Path(str(name_or_path)), "GPT.from_pretrained")
         return cls.from_hf(hf_model)
