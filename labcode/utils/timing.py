@@ -69,7 +69,8 @@ def time_interleaved(
         ``{nombre: función sin argumentos}``.
     repeats : int
         Repeticiones cronometradas de cada función (``>= 1``); cada una es un
-        ``Timer.timeit(1)``.
+        ``Timer.timeit(1)``, que antes de medir llama dos veces a la función para
+        calentar (así que cada repetición la ejecuta tres veces y cronometra la última).
     warmup : int
         Llamadas previas sin cronometrar (``>= 0``).
     num_threads : int, optional
