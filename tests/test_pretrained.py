@@ -333,7 +333,7 @@ def test_sst2_full_profile_uses_everything(fake_sst2, monkeypatch):
     [
         ({"split": "test"}, ValueError, "test.*no tiene etiquetas"),
         ({"split": "train", "limit": 0}, ValueError, "limit"),
-        ({"split": "train", "limit": 2.5}, ValueError, "limit"),
+        ({"split": "train", "limit": 2.5}, TypeError, "limit debe ser un entero positivo"),
     ],
 )
 def test_sst2_bad_arguments(fake_sst2, kwargs, exc, pattern):

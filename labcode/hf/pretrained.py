@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from labcode.data.registry import fetch
+from labcode.utils.checks import positive_int
 from labcode.utils.config import DataNotFoundError, cache_dir, get_profile
 from labcode.utils.errors import (
     CheckpointError,
@@ -679,8 +680,7 @@ def load_bert_for_classification(
 
     spec = resolve_bert_model() if spec is None else spec
     check_kind(spec, "encoder", "load_bert_for_classification")
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-        raise LabcodeValueError(f"num_labels debe ser un entero >= 1; se recibió {num_labels!r}.")
+    num_labels = positive_int("num_labels", num_labels)
     folder = local_model_dir(spec)
     if expect_head is None:
         expect_head = read_labcode_meta(folder) is not None
@@ -889,9 +889,7 @@ def load_sst2(split: str, limit: int | None = None) -> datasets.Dataset:
         cómo arreglarlo).
     """
     _check_split(split)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise LabcodeValueError(f"limit debe ser None o un entero >= 1; se recibió {limit!r}.")
-    size = sst2_default_size(split) if limit is None else limit
+    size = sst2_default_size(split) if limit is None else positive_int("limit", limit)
     with _quiet_datasets():
         ds = _load_sst2_split(split)
         if size is not None and size < len(ds):
