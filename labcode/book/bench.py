@@ -446,7 +446,7 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
     """
     if build_dir is None:
         env = os.environ.get("LABCODE_BUILD_DIR", "").strip()
-        build_dir = env or Path(__file__).resolve().parent.parent / "_build"
+        build_dir = env or Path(__file__).resolve().parents[2] / "_build"  # labcode/book/..
     build = Path(build_dir)
     cache_path = build / ".jupyter_cache"
     if not cache_path.is_dir():
