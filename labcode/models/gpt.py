@@ -786,16 +786,12 @@ def measure_tokens_per_second(
     dict
         ``{nombre: {"seconds": mediana (s), "tokens_per_s": ..., "all_seconds": [...]}}``.
     """
-    from labcode.book.bench import time_interleaved
+    from labcode.utils.timing import time_interleaved
 
-    if repeats < 1 or warmup < 0:
-        raise LabcodeValueError(
-            f"measure_tokens_per_second: se esperaba repeats >= 1 y warmup >= 0; "
-            f"se recibió repeats={repeats}, warmup={warmup}."
-        )
     times = time_interleaved(generate_fns, repeats=repeats, warmup=warmup)
     return {
-        name: {**t, "tokens_per_s": new_tokens * batch_size / t["seconds"]}
+        name: {"seconds": t.median_s, "all_seconds": list(t.times_s),
+               "tokens_per_s": new_tokens * batch_size / t.median_s}
         for name, t in times.items()
     }
 
