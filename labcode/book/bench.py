@@ -46,6 +46,7 @@ __all__ = [
     "book_peak_memory",
     "machine_info",
     "run_cli",
+    "summary",
     "write_json",
 ]
 
@@ -502,7 +503,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
 _DEFAULT = ("mha-numpy", "mha", "generation")
 
 
-def _summary(report: dict[str, Any]) -> str:
+def summary(report: dict[str, Any]) -> str:
     name = report["name"]
     if name == "mha-numpy":
         return "\n".join(
@@ -579,7 +580,7 @@ def run_cli(args: argparse.Namespace) -> int:
             print(f"  no se pudo medir: {exc}")
             continue
         reports[name] = report
-        print(_summary(report), flush=True)
+        print(summary(report), flush=True)
     if args.json:
         print(f"JSON: {write_json(reports, args.json)}")
     return 0 if len(reports) == len(names) else 1

@@ -40,6 +40,7 @@ from labcode.utils.checks import nonnegative_int, positive_int
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
+    "check_sequence_shape",
     "sinusoidal_table",
     "frequencies",
     "PositionalEncodingSinusoidal",
@@ -61,7 +62,7 @@ def _check_base(base) -> float:
     return float(base)
 
 
-def _check_sequence_shape(shape: tuple[int, ...], d_model: int, max_len: int, start: int = 0):
+def check_sequence_shape(shape: tuple[int, ...], d_model: int, max_len: int, start: int = 0):
     """Comprueba ``(n, d_model)`` o ``(batch, n, d_model)`` y que quepa en la tabla."""
     if len(shape) not in (2, 3):
         raise LabcodeValueError(
@@ -182,7 +183,7 @@ class PositionalEncodingSinusoidal:
         """Filas ``start, ..., start + n - 1`` de la tabla: forma ``(n, d_model)``."""
         n = positive_int("n", n)
         start = nonnegative_int("start", start)
-        _check_sequence_shape((n, self.d_model), self.d_model, self.max_len, start)
+        check_sequence_shape((n, self.d_model), self.d_model, self.max_len, start)
         return self.pe[start : start + n]
 
     def __call__(self, x, start: int = 0) -> np.ndarray:
@@ -219,7 +220,7 @@ class PositionalEncodingSinusoidal:
                 f"se esperaba un array numérico real; se recibió dtype {arr.dtype}."
             )
         start = nonnegative_int("start", start)
-        n = _check_sequence_shape(arr.shape, self.d_model, self.max_len, start)
+        n = check_sequence_shape(arr.shape, self.d_model, self.max_len, start)
         return arr + self.pe[start : start + n]  # (…, n, d_model)
 
     def __repr__(self) -> str:

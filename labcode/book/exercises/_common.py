@@ -9,12 +9,12 @@ import math
 import numpy as np
 
 
-def _report(ok: bool, message: str) -> bool:
+def report(ok: bool, message: str) -> bool:
     print(("✅ " if ok else "❌ ") + message)
     return ok
 
 
-def _plain(x, depth: int = 0):
+def plain(x, depth: int = 0):
     """Convierte tensores de PyTorch (también con ``requires_grad``, en GPU o en
     bfloat16) en arrays de NumPy, dentro de tuplas, listas y diccionarios."""
     if depth > 4:
@@ -25,24 +25,24 @@ def _plain(x, depth: int = 0):
             t = t.float()
         return t.numpy()
     if isinstance(x, dict):
-        return {k: _plain(v, depth + 1) for k, v in x.items()}
+        return {k: plain(v, depth + 1) for k, v in x.items()}
     if isinstance(x, (tuple, list)):
-        return type(x)(_plain(v, depth + 1) for v in x)
+        return type(x)(plain(v, depth + 1) for v in x)
     return x
 
 
-def _never_raises(name: str):
-    """Decorador: convierte la respuesta con ``_plain`` y, si la comprobación
+def never_raises(name: str):
+    """Decorador: convierte la respuesta con ``plain`` y, si la comprobación
     falla por una respuesta imprevista, lo explica en vez de lanzar una excepción."""
 
     def wrap(check):
         @functools.wraps(check)
         def run(*args, **kwargs):
             try:
-                args = (_plain(args[0]), *args[1:]) if args else args
+                args = (plain(args[0]), *args[1:]) if args else args
                 return check(*args, **kwargs)
             except Exception as err:  # noqa: BLE001 - una comprobación nunca lanza
-                return _report(False, f"{name}: no se pudo comprobar la respuesta "
+                return report(False, f"{name}: no se pudo comprobar la respuesta "
                                       f"({type(err).__name__}: {err}).")
 
         return run
@@ -50,7 +50,7 @@ def _never_raises(name: str):
     return wrap
 
 
-def _number(name: str, answer: dict, key: str, cast=float):
+def number_or_error(name: str, answer: dict, key: str, cast=float):
     """``(valor, None)``, o ``(None, mensaje)`` si ``answer[key]`` no es un número válido.
 
     Exacto: los textos (``"11"``) y los booleanos no son números; con
@@ -61,7 +61,7 @@ def _number(name: str, answer: dict, key: str, cast=float):
     kind = "un entero" if cast is int else "un número"
     raw = answer[key]
     try:
-        value = _plain(raw)
+        value = plain(raw)
         if isinstance(value, (str, bytes)):
             return None, f"{name}: {key} debe ser {kind}, no un texto; se recibió {raw!r}."
         if isinstance(value, (list, tuple, dict, set)):
@@ -81,10 +81,10 @@ def _number(name: str, answer: dict, key: str, cast=float):
         return None, f"{name}: {key} debe ser {kind}; se recibió {raw!r}."
 
 
-def _numeric_array(answer) -> np.ndarray | None:
+def numeric_array(answer) -> np.ndarray | None:
     """Array ``float`` de una respuesta numérica, o ``None`` (textos, objetos...)."""
     try:
-        arr = np.asarray(_plain(answer))
+        arr = np.asarray(plain(answer))
         if arr.dtype.kind not in "iuf":
             return None
         return arr.astype(float)
@@ -92,12 +92,12 @@ def _numeric_array(answer) -> np.ndarray | None:
         return None
 
 
-def _compare_arrays(name: str, answer, expected, atol: float = 1e-4) -> tuple[bool, str]:
+def compare_arrays(name: str, answer, expected, atol: float = 1e-4) -> tuple[bool, str]:
     """Compara ``answer`` con ``expected`` (diferencia máxima ``<= atol``) y explica la
     diferencia. Nunca lanza excepciones."""
     if answer is None:
         return False, f"{name}: todavía no hay respuesta (el valor es None)."
-    got = _numeric_array(answer)
+    got = numeric_array(answer)
     if got is None:
         return False, f"{name}: no se pudo convertir la respuesta en un array numérico."
     exp = np.asarray(expected, dtype=float)
@@ -111,12 +111,12 @@ def _compare_arrays(name: str, answer, expected, atol: float = 1e-4) -> tuple[bo
     return True, f"{name}: correcto (diferencia máxima {err:.1e})."
 
 
-def _softmax_rows(s, axis: int = -1):
+def softmax_rows(s, axis: int = -1):
     e = np.exp(s - s.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _diagnose(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | None:
+def diagnose_mistake(name: str, got: np.ndarray, mistakes: dict, atol: float) -> str | None:
     for message, candidate in mistakes.items():
         cand = np.asarray(candidate, dtype=float)
         if cand.shape == got.shape and np.max(np.abs(got - cand)) <= atol:

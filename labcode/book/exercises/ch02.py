@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from labcode.book.exercises._common import (
-    _compare_arrays,
-    _diagnose,
-    _never_raises,
-    _numeric_array,
-    _report,
-    _softmax_rows,
+    compare_arrays,
+    diagnose_mistake,
+    never_raises,
+    numeric_array,
+    report,
+    softmax_rows,
 )
 
 #: Datos del ejercicio 11.1 (tres tokens, ``d_k = d_v = 2``, números enteros pequeños).
@@ -28,16 +28,16 @@ def _ex11_1_candidates() -> tuple[dict, dict]:
     d_k = q.shape[-1]
     raw = q @ k.T
     scaled = raw / np.sqrt(d_k)
-    correct = _softmax_rows(scaled)
+    correct = softmax_rows(scaled)
     weight_mistakes = {
-        "olvidaste dividir por √d_k antes de la softmax": _softmax_rows(raw),
-        "dividiste por d_k en lugar de por √d_k": _softmax_rows(raw / d_k),
-        "multiplicaste por √d_k en lugar de dividir": _softmax_rows(raw * np.sqrt(d_k)),
+        "olvidaste dividir por √d_k antes de la softmax": softmax_rows(raw),
+        "dividiste por d_k en lugar de por √d_k": softmax_rows(raw / d_k),
+        "multiplicaste por √d_k en lugar de dividir": softmax_rows(raw * np.sqrt(d_k)),
         "normalizaste por columnas (softmax sobre el eje 0): cada FILA (consulta) debe sumar 1": (
-            _softmax_rows(scaled, axis=0)
+            softmax_rows(scaled, axis=0)
         ),
         "calculaste K·Qᵀ en lugar de Q·Kᵀ (filas = consultas, columnas = claves)": (
-            _softmax_rows(scaled.T)
+            softmax_rows(scaled.T)
         ),
         "es la traspuesta de la solución: las filas son consultas y las columnas claves": (
             correct.T
@@ -84,7 +84,7 @@ def _parts_11_1(answer, n: int, d_v: int) -> tuple[dict | None, str | None]:
                 "orden: devolviste (pesos, salida), pero el orden es (salida, pesos), el mismo "
                 "que scaled_dot_product_attention. Abajo se comprueba cada parte en su sitio.")
         return {"output": answer[0], "weights": answer[1]}, None
-    arr = _numeric_array(answer)
+    arr = numeric_array(answer)
     if arr is None:
         return None, "no se pudo convertir la respuesta en un array numérico."
     if arr.shape == (n, n):
@@ -101,14 +101,14 @@ _LABELS_11_1 = {"weights": "pesos", "output": "salida"}
 
 def _check_part_11_1(key, answer, expected, mistakes, atol, n) -> tuple[bool, str]:
     name = _LABELS_11_1[key]
-    ok, message = _compare_arrays(name, answer, expected, atol=atol)
+    ok, message = compare_arrays(name, answer, expected, atol=atol)
     if ok or answer is None:
         return ok, message
-    got = _numeric_array(answer)
+    got = numeric_array(answer)
     if got is None:
         return ok, message
     if got.shape == expected.shape and np.isfinite(got).all():
-        hint = _diagnose(name, got, mistakes, atol)
+        hint = diagnose_mistake(name, got, mistakes, atol)
         if hint is not None:
             return ok, hint
         if key == "weights" and not np.allclose(got.sum(axis=1), 1.0, atol=atol):
@@ -120,7 +120,7 @@ def _check_part_11_1(key, answer, expected, mistakes, atol, n) -> tuple[bool, st
     return ok, message
 
 
-@_never_raises("Ejercicio 11.1")
+@never_raises("Ejercicio 11.1")
 def check_11_1(answer, atol: float | None = None) -> bool:
     """Comprueba el ejercicio 11.1 (autoatención a mano con ``EXERCISE_11_1``).
 
@@ -147,12 +147,12 @@ def check_11_1(answer, atol: float | None = None) -> bool:
         el problema (forma, filas que no suman 1, escala o softmax olvidadas...).
     """
     if answer is None:
-        return _report(False, "Ejercicio 11.1: todavía no hay respuesta (el valor es None).")
+        return report(False, "Ejercicio 11.1: todavía no hay respuesta (el valor es None).")
     expected, mistakes = _ex11_1_candidates()
     n, d_v = expected["output"].shape
     parts, problem = _parts_11_1(answer, n, d_v)
     if parts is None:
-        return _report(False, f"Ejercicio 11.1: {problem}")
+        return report(False, f"Ejercicio 11.1: {problem}")
     all_ok = problem is None
     if problem is not None:
         print("❌ " + problem)
@@ -164,5 +164,5 @@ def check_11_1(answer, atol: float | None = None) -> bool:
             print(("✅ " if ok else "❌ ") + message)
             all_ok = all_ok and ok
     if all_ok:
-        return _report(True, "Ejercicio 11.1 resuelto: ¡la atención calculada a mano es correcta!")
-    return _report(False, "Ejercicio 11.1: todavía no es correcto; revisa los mensajes de arriba.")
+        return report(True, "Ejercicio 11.1 resuelto: ¡la atención calculada a mano es correcta!")
+    return report(False, "Ejercicio 11.1: todavía no es correcto; revisa los mensajes de arriba.")

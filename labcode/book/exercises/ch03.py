@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from labcode.book.exercises._common import (
-    _compare_arrays,
-    _never_raises,
-    _numeric_array,
-    _report,
-    _softmax_rows,
+    compare_arrays,
+    never_raises,
+    numeric_array,
+    report,
+    softmax_rows,
 )
 
 
@@ -35,7 +35,7 @@ def _mha_reference(x, w_q, w_k, w_v, w_o, num_heads, *, scale="head", use_wo=Tru
         s = s / np.sqrt(d_head)
     elif scale == "model":
         s = s / np.sqrt(d_model)
-    w = _softmax_rows(s, axis=axis)  # (B, h, n, n)
+    w = softmax_rows(s, axis=axis)  # (B, h, n, n)
     out = w @ v  # (B, h, n, d_head)
     if merge is None:
         return out, w
@@ -84,7 +84,7 @@ def _call_11_3(fn, x, weights, num_heads, title, where):
             return None, None, f"{title}: la función devolvió una tupla vacía."
         got_w = result[1] if len(result) > 1 else None
         result = result[0]
-    got = _numeric_array(result)
+    got = numeric_array(result)
     if got is not None:
         return got, got_w, None
     return None, None, (f"{title}: no se pudo convertir lo devuelto en un array numérico "
@@ -110,7 +110,7 @@ def _values_hint_11_3(got, x, weights, num_heads, first_config: bool) -> str:
     return ""
 
 
-@_never_raises("Ejercicio 11.3")
+@never_raises("Ejercicio 11.3")
 def check_11_3(fn) -> bool:
     """Comprueba el ejercicio 11.3: ``fn(x, W_q, W_k, W_v, W_o, num_heads)``.
 
@@ -132,9 +132,9 @@ def check_11_3(fn) -> bool:
 
     title = "Ejercicio 11.3"
     if fn is None:
-        return _report(False, f"{title}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{title}: todavía no hay respuesta (el valor es None).")
     if not callable(fn):
-        return _report(
+        return report(
             False,
             f"{title}: se esperaba una función fn(x, W_q, W_k, W_v, W_o, num_heads); "
             f"se recibió un objeto de tipo {type(fn).__name__}.",
@@ -148,23 +148,23 @@ def check_11_3(fn) -> bool:
         where = f"(batch={batch}, n={n}, d_model={d_model}, num_heads={num_heads})"
         got, got_w, problem = _call_11_3(fn, x, weights, num_heads, title, where)
         if problem is not None:
-            return _report(False, problem)
+            return report(False, problem)
         if got.shape != expected.shape:
             hint = _shape_hint_11_3(got.shape, batch, num_heads, n, d_model // num_heads)
-            return _report(False, f"{title}: se esperaba una salida de forma {expected.shape} "
+            return report(False, f"{title}: se esperaba una salida de forma {expected.shape} "
                                   f"{where}; se recibió {got.shape}.{hint}")
         if not np.all(np.isfinite(got)):
-            return _report(False, f"{title}: la salida contiene NaN o infinitos {where}.")
+            return report(False, f"{title}: la salida contiene NaN o infinitos {where}.")
         err = float(np.max(np.abs(got - expected)))
         if err > 1e-6:
             hint = _values_hint_11_3(got, x, weights, num_heads, first_config=i == 0)
-            return _report(False, f"{title}: la forma es correcta pero los valores no {where}: "
+            return report(False, f"{title}: la forma es correcta pero los valores no {where}: "
                                   f"diferencia máxima {err:.3g} (> 1e-06).{hint}")
         if got_w is not None:
-            ok, message = _compare_arrays("pesos", got_w, expected_w, atol=1e-6)
+            ok, message = compare_arrays("pesos", got_w, expected_w, atol=1e-6)
             if not ok:
-                return _report(False, f"{title}: la salida es correcta, pero {message}")
-    return _report(
+                return report(False, f"{title}: la salida es correcta, pero {message}")
+    return report(
         True,
         f"{title} resuelto: tu atención multi-cabeza coincide con MultiHeadAttentionNumPy "
         f"en {len(configs)} configuraciones (diferencia ≤ 1e-6).",

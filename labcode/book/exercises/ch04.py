@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.book.exercises._common import _never_raises, _numeric_array, _report
+from labcode.book.exercises._common import never_raises, numeric_array, report
 
 
 def _pe_variants_11_2(max_len: int, d_model: int) -> dict[str, np.ndarray]:
@@ -48,7 +48,7 @@ def _pe_variants_11_2(max_len: int, d_model: int) -> dict[str, np.ndarray]:
     }
 
 
-@_never_raises("Ejercicio 11.2")
+@never_raises("Ejercicio 11.2")
 def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -> bool:
     """Comprueba el ejercicio 11.2 (tabla de codificación posicional sinusoidal).
 
@@ -69,13 +69,13 @@ def check_11_2(answer, max_len: int | None = None, d_model: int | None = None) -
     """
     name = "Ejercicio 11.2"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     try:
         if callable(answer):
-            return _report(*_check_function_11_2(answer))
-        return _report(*_check_table_11_2(answer, max_len, d_model))
+            return report(*_check_function_11_2(answer))
+        return report(*_check_table_11_2(answer, max_len, d_model))
     except Exception as err:  # nunca se deja escapar una excepción
-        return _report(
+        return report(
             False,
             f"{name}: no se pudo comprobar la respuesta ({type(err).__name__}: {err}); se "
             "esperaba una función mi_codificacion(max_len, d_model) o un array (max_len, d_model).",
@@ -108,7 +108,7 @@ def _check_table_11_2(answer, max_len: int | None, d_model: int | None) -> tuple
     from labcode.numpy_ref.positional import sinusoidal_table
 
     name = "Ejercicio 11.2"
-    arr = _numeric_array(answer)
+    arr = numeric_array(answer)
     if arr is None:
         return False, (f"{name}: no se pudo convertir la respuesta en un array numérico (se "
                        f"recibió un {type(answer).__name__}); se esperaba una función "
@@ -124,7 +124,7 @@ def _check_table_11_2(answer, max_len: int | None, d_model: int | None) -> tuple
 
 def _diagnose_11_2(answer, max_len: int, d_model: int, expected: np.ndarray) -> tuple[bool, str]:
     name = "Ejercicio 11.2"
-    got = _numeric_array(answer)
+    got = numeric_array(answer)
     if got is None:
         return False, f"{name}: no se pudo convertir la respuesta en un array numérico"
     if got.shape == (d_model, max_len) and max_len != d_model:

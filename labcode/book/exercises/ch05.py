@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.book.exercises._common import _never_raises, _report
+from labcode.book.exercises._common import never_raises, report
 
 #: Datos de la práctica del capítulo 5 (dos secuencias con relleno a la derecha).
 PRACTICE_CH5 = {
@@ -42,7 +42,7 @@ def _masks_ch5() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return correct, mistakes
 
 
-@_never_raises("Práctica del capítulo 5")
+@never_raises("Práctica del capítulo 5")
 def check_ch5_mask(answer) -> bool:
     """Comprueba la práctica del capítulo 5: la máscara de autoatención del decoder.
 
@@ -59,40 +59,40 @@ def check_ch5_mask(answer) -> bool:
     """
     name = "Práctica del capítulo 5"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     try:
         if hasattr(answer, "detach"):
             answer = answer.detach().cpu().numpy()
         got = np.asarray(answer)
     except Exception:  # noqa: BLE001 - la respuesta puede ser cualquier cosa
-        return _report(False, f"{name}: no se pudo convertir la respuesta en un array.")
+        return report(False, f"{name}: no se pudo convertir la respuesta en un array.")
     correct, mistakes = _masks_ch5()
     B, T, _ = correct.shape
     if got.ndim == 4 and got.shape[1] == 1:
         got = got[:, 0]
     if got.shape != correct.shape:
-        return _report(
+        return report(
             False,
             f"{name}: se esperaba una máscara (B, T, T) = {correct.shape} o (B, 1, T, T); "
             f"se recibió la forma {np.asarray(answer).shape}.",
         )
     if got.dtype != bool:
         if not np.isin(got, (0, 1)).all():
-            return _report(
+            return report(
                 False, f"{name}: la máscara debe ser booleana (o de ceros y unos); no lo es."
             )
         got = got.astype(bool)
     if np.array_equal(got, correct):
-        return _report(
+        return report(
             True,
             f"{name}: correcto: causal y sin claves de relleno ({int(correct.sum())} de "
             f"{correct.size} pares consulta-clave permitidos).",
         )
     for message, wrong in mistakes.items():
         if np.array_equal(got, wrong):
-            return _report(False, f"{name}: casi: {message}.")
+            return report(False, f"{name}: casi: {message}.")
     b, i, j = (int(v) for v in np.argwhere(got != correct)[0])
-    return _report(
+    return report(
         False,
         f"{name}: la primera celda incorrecta es [b={b}, consulta={i}, clave={j}]: se esperaba "
         f"{bool(correct[b, i, j])} y se recibió {bool(got[b, i, j])}.",

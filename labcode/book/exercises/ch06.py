@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.book.exercises._common import _never_raises, _report
+from labcode.book.exercises._common import never_raises, report
 
 #: Datos de la práctica del capítulo 6 (el *prompt* y cuántos tokens generar).
 PRACTICE_CH6 = {"prompt": [[3, 14, 15, 9, 2, 6]], "max_new_tokens": 12}
@@ -28,7 +28,7 @@ def model_ch6():
     return model.eval()
 
 
-@_never_raises("Práctica del capítulo 6")
+@never_raises("Práctica del capítulo 6")
 def check_ch6_kv_cache(answer) -> bool:
     """Comprueba la práctica del capítulo 6: decodificación voraz con caché KV escrita a mano.
 
@@ -49,10 +49,10 @@ def check_ch6_kv_cache(answer) -> bool:
 
     name = "Práctica del capítulo 6"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     got, problem = _integer_ids(answer)
     if problem:
-        return _report(False, f"{name}: {problem}")
+        return report(False, f"{name}: {problem}")
     prompt = torch.tensor(PRACTICE_CH6["prompt"])
     n = PRACTICE_CH6["max_new_tokens"]
     expected = model_ch6().generate(prompt, n).numpy()  # (1, T + n)
@@ -61,23 +61,23 @@ def check_ch6_kv_cache(answer) -> bool:
         got = got[None]
     if got.shape == (1, n):
         if np.array_equal(got, expected[:, T:]):
-            return _report(False, f"{name}: casi: son los {n} tokens nuevos, pero la respuesta "
+            return report(False, f"{name}: casi: son los {n} tokens nuevos, pero la respuesta "
                                   "debe empezar por el prompt (forma (1, T + n)).")
     if got.shape != expected.shape:
-        return _report(
+        return report(
             False,
             f"{name}: se esperaba la forma {expected.shape} (prompt + {n} tokens); "
             f"se recibió {got.shape}.",
         )
     if not np.array_equal(got[:, :T], expected[:, :T]):
-        return _report(False, f"{name}: la secuencia debe empezar por el prompt {expected[0, :T]}.")
+        return report(False, f"{name}: la secuencia debe empezar por el prompt {expected[0, :T]}.")
     if np.array_equal(got, expected):
-        return _report(
+        return report(
             True,
             f"{name} resuelto: tus {n} tokens coinciden con GPT.generate (caché KV incluida).",
         )
     first = int(np.argmax(got[0] != expected[0]))
-    return _report(
+    return report(
         False,
         f"{name}: el token {first} (contando el prompt) debería ser {int(expected[0, first])} "
         f"y es {int(got[0, first])}.{_first_mistake_hint(first, T)}",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.book.exercises._common import _never_raises, _number, _numeric_array, _report
+from labcode.book.exercises._common import never_raises, number_or_error, numeric_array, report
 
 
-@_never_raises("Práctica del capítulo 7")
+@never_raises("Práctica del capítulo 7")
 def check_ch7_metrics(answer, y_true=None, y_pred=None) -> bool:
     """Práctica del capítulo 7: métricas de clasificación calculadas a mano.
 
@@ -31,24 +31,24 @@ def check_ch7_metrics(answer, y_true=None, y_pred=None) -> bool:
     """
     name = "Métricas a mano"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not isinstance(answer, dict):
-        return _report(False, f"{name}: se esperaba un diccionario con confusion_matrix, "
+        return report(False, f"{name}: se esperaba un diccionario con confusion_matrix, "
                               f"precision, recall y f1; se recibió {type(answer).__name__}.")
     try:
         from labcode.hf.sentiment import classification_metrics
 
         expected = classification_metrics(list(y_true), list(y_pred))
     except Exception as exc:  # noqa: BLE001 - y_true/y_pred pueden ser cualquier cosa
-        return _report(False, f"{name}: y_true/y_pred no son válidos ({exc}).")
+        return report(False, f"{name}: y_true/y_pred no son válidos ({exc}).")
     missing = [k for k in ("confusion_matrix", "precision", "recall", "f1") if k not in answer]
     if missing:
-        return _report(False, f"{name}: faltan las claves {missing} en la respuesta.")
+        return report(False, f"{name}: faltan las claves {missing} en la respuesta.")
     problem = (_confusion_problem(name, answer["confusion_matrix"], expected)
                or _metrics_problem(name, answer, expected))
     if problem:
-        return _report(False, problem)
-    return _report(
+        return report(False, problem)
+    return report(
         True,
         f"{name} resuelto: matriz de confusión, precisión ({expected['precision']:.3f}), "
         f"exhaustividad ({expected['recall']:.3f}) y F1 ({expected['f1']:.3f}) coinciden con "
@@ -59,7 +59,7 @@ def check_ch7_metrics(answer, y_true=None, y_pred=None) -> bool:
 
 def _confusion_problem(name: str, raw, expected: dict) -> str | None:
     """Qué falla en la matriz de confusión del lector (``None`` si es correcta)."""
-    cm = _numeric_array(raw)
+    cm = numeric_array(raw)
     if cm is None:
         return f"{name}: confusion_matrix no se puede convertir en una matriz."
     exp_cm = np.asarray(expected["confusion_matrix"], dtype=float)
@@ -78,7 +78,7 @@ def _metrics_problem(name: str, answer: dict, expected: dict) -> str | None:
     """Qué falla en precisión, exhaustividad, F1 (y exactitud, si está) del lector."""
     keys = ["precision", "recall", "f1"] + (["accuracy"] if "accuracy" in answer else [])
     for key in keys:
-        got, error = _number(name, answer, key)
+        got, error = number_or_error(name, answer, key)
         if error:
             return error
         if abs(got - expected[key]) > 1e-6:
@@ -181,7 +181,7 @@ def _run_student_11_4(train_fn, eval_fn, data) -> tuple[float | None, str | None
     return got, None, changed
 
 
-@_never_raises("Ejercicio 11.4")
+@never_raises("Ejercicio 11.4")
 def check_11_4(train_fn, eval_fn, data: dict | None = None) -> bool:
     """Ejercicio 11.4: ¿aprende tu bucle de ajuste fino?
 
@@ -206,29 +206,29 @@ def check_11_4(train_fn, eval_fn, data: dict | None = None) -> bool:
     """
     name = "Ejercicio 11.4"
     if train_fn is None or eval_fn is None:
-        return _report(False, f"{name}: todavía no hay respuesta (entrenar o evaluar es None).")
+        return report(False, f"{name}: todavía no hay respuesta (entrenar o evaluar es None).")
     if not (callable(train_fn) and callable(eval_fn)):
-        return _report(False, f"{name}: entrenar y evaluar deben ser funciones.")
+        return report(False, f"{name}: entrenar y evaluar deben ser funciones.")
     data = data_11_4() if data is None else data
     got, problem, changed = _run_student_11_4(train_fn, eval_fn, data)
     if problem is not None:
-        return _report(False, f"{name}: {problem}")
+        return report(False, f"{name}: {problem}")
     if not changed:
-        return _report(False, f"{name}: los pesos del modelo no cambiaron: ¿llamaste a "
+        return report(False, f"{name}: los pesos del modelo no cambiaron: ¿llamaste a "
                               "loss.backward() y optimizer.step() en cada paso?")
     acc = accuracy_11_4(data["model"], data["val_batches"])
     minimum = EXERCISE_11_4["min_accuracy"]
     if abs(got - acc) > 1e-6:
         hint = " (¿en porcentaje? se pide una proporción entre 0 y 1)" if got > 1 else ""
-        return _report(False, f"{name}: tu evaluar devuelve {got:.4f}, pero la exactitud del "
+        return report(False, f"{name}: tu evaluar devuelve {got:.4f}, pero la exactitud del "
                               f"modelo en esos lotes es {acc:.4f}{hint}. Revisa: model.eval(), "
                               "argmax sobre el último eje de los logits y dividir por el número "
                               "de frases, no de lotes.")
     if acc < minimum:
-        return _report(False, f"{name}: tu bucle entrena, pero la exactitud de validación es "
+        return report(False, f"{name}: tu bucle entrena, pero la exactitud de validación es "
                               f"{acc:.3f} (< {minimum}). Pistas: optimizer.zero_grad() en cada "
                               "paso, model.train() antes del bucle, lr entre 2e-5 y 1e-4 y "
                               "scheduler.step() tras optimizer.step().")
-    return _report(True, f"{name} resuelto: tu bucle aprende (exactitud de validación {acc:.3f} "
+    return report(True, f"{name} resuelto: tu bucle aprende (exactitud de validación {acc:.3f} "
                          f"≥ {minimum} tras {data['num_steps']} pasos) y tu evaluación coincide "
                          "con la de referencia.")

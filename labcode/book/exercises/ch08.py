@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.book.exercises._common import _compare_arrays, _never_raises, _plain, _report
+from labcode.book.exercises._common import compare_arrays, never_raises, plain, report
 
 
 def _top_p_cases() -> list[tuple[str, object, float]]:
@@ -27,7 +27,7 @@ def _top_p_cases() -> list[tuple[str, object, float]]:
     return cases
 
 
-@_never_raises("Práctica del capítulo 8")
+@never_raises("Práctica del capítulo 8")
 def check_ch8_top_p(fn) -> bool:
     """Práctica del capítulo 8: ``fn(logits, p)`` debe devolver la distribución top-p.
 
@@ -45,9 +45,9 @@ def check_ch8_top_p(fn) -> bool:
 
     name = "Top-p a mano"
     if fn is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not callable(fn):
-        return _report(
+        return report(
             False,
             f"{name}: se esperaba una función mi_top_p(logits, p); se recibió "
             f"{type(fn).__name__}.",
@@ -57,14 +57,14 @@ def check_ch8_top_p(fn) -> bool:
         try:
             got = fn(logits.clone(), p)
         except Exception as exc:  # noqa: BLE001 - el código del lector puede fallar como sea
-            return _report(False, f"{name} ({desc}): tu función lanzó {type(exc).__name__}: {exc}")
+            return report(False, f"{name} ({desc}): tu función lanzó {type(exc).__name__}: {exc}")
         expected = top_p_filter(logits, p).numpy()
-        ok, msg = _compare_arrays(f"{name} ({desc})", got, expected, atol=1e-6)
+        ok, msg = compare_arrays(f"{name} ({desc})", got, expected, atol=1e-6)
         if ok:
             continue
         hint = _top_p_hint(got, logits, expected)
-        return _report(False, msg + hint)
-    return _report(
+        return report(False, msg + hint)
+    return report(
         True,
         f"{name} resuelto: tu mi_top_p coincide con la referencia en los {len(cases)} casos "
         "(aleatorios, p=1 y distribuciones concentradas o casi uniformes).",
@@ -77,7 +77,7 @@ def _top_p_hint(got, logits, expected: np.ndarray) -> str:
     import torch
 
     try:
-        arr = np.asarray(_plain(got), dtype=float)
+        arr = np.asarray(plain(got), dtype=float)
     except Exception:  # noqa: BLE001 - la respuesta puede ser cualquier cosa
         return ""
     if arr.shape != expected.shape:
@@ -139,7 +139,7 @@ def _hint_11_5(key: str, fn, args) -> str:
     return ""
 
 
-@_never_raises("Ejercicio 11.5")
+@never_raises("Ejercicio 11.5")
 def check_11_5(functions) -> bool:
     """Ejercicio 11.5: comprueba tus medidas de coherencia con entradas fijas.
 
@@ -162,13 +162,13 @@ def check_11_5(functions) -> bool:
 
     name = "Ejercicio 11.5"
     if functions is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     if not isinstance(functions, dict):
-        return _report(False, f"{name}: se esperaba un diccionario con las claves "
+        return report(False, f"{name}: se esperaba un diccionario con las claves "
                               f"{sorted(_FUNCTIONS_11_5)}; se recibió {type(functions).__name__}.")
     missing = [k for k in _FUNCTIONS_11_5 if not callable(functions.get(k))]
     if missing:
-        return _report(False, f"{name}: faltan (o no son functions) {missing}.")
+        return report(False, f"{name}: faltan (o no son functions) {missing}.")
     all_ok = True
     for key, cases in _cases_11_5().items():
         reference = getattr(g, _FUNCTIONS_11_5[key])
@@ -189,5 +189,5 @@ def check_11_5(functions) -> bool:
         else:
             print(f"✅ {key}: coincide con la referencia en {len(cases)} casos.")
     if all_ok:
-        return _report(True, f"{name} resuelto: tus tres medidas coinciden con las de referencia.")
-    return _report(False, f"{name}: todavía no es correcto; revisa los mensajes de arriba.")
+        return report(True, f"{name} resuelto: tus tres medidas coinciden con las de referencia.")
+    return report(False, f"{name}: todavía no es correcto; revisa los mensajes de arriba.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labcode.book.exercises._common import _never_raises, _number, _report
+from labcode.book.exercises._common import never_raises, number_or_error, report
 
 #: Datos de la práctica del capítulo 10 (longitud y dimensión de una capa).
 PRACTICE_CH10 = {"n": 512, "d": 64}
@@ -18,7 +18,7 @@ def _expected_ch10(n: int, d: int) -> dict[str, int]:
     }
 
 
-@_never_raises("Práctica del capítulo 10")
+@never_raises("Práctica del capítulo 10")
 def check_ch10_complexity(answer, n: int | None = None, d: int | None = None) -> bool:
     """Comprueba la práctica del capítulo 10: pasos secuenciales, caminos y coste igual.
 
@@ -38,16 +38,16 @@ def check_ch10_complexity(answer, n: int | None = None, d: int | None = None) ->
     """
     name = "Práctica del capítulo 10"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta (el valor es None).")
+        return report(False, f"{name}: todavía no hay respuesta (el valor es None).")
     n = PRACTICE_CH10["n"] if n is None else n
     d = PRACTICE_CH10["d"] if d is None else d
     if not isinstance(answer, dict):
-        return _report(False, f"{name}: se esperaba un dict; se recibió "
+        return report(False, f"{name}: se esperaba un dict; se recibió "
                               f"{type(answer).__name__}.")
     expected = _expected_ch10(n, d)
     missing = [k for k in expected if k not in answer]
     if missing:
-        return _report(False, f"{name}: faltan las claves {missing}.")
+        return report(False, f"{name}: faltan las claves {missing}.")
     hints = {
         "rnn_sequential": "una RNN debe procesar los n tokens uno detrás de otro",
         "rnn_path": "la información del primer token atraviesa todas las actualizaciones "
@@ -57,11 +57,11 @@ def check_ch10_complexity(answer, n: int | None = None, d: int | None = None) ->
         "equal_cost_n": "iguala n²·d con n·d² y despeja n",
     }
     for key, value in expected.items():
-        got, error = _number(name, answer, key, int)
+        got, error = number_or_error(name, answer, key, int)
         if error:
-            return _report(False, error)
+            return report(False, error)
         if got != value:
-            return _report(False, f"{name}: {key} no es correcto ({got:g}); pista: "
+            return report(False, f"{name}: {key} no es correcto ({got:g}); pista: "
                                   f"{hints[key]}.")
-    return _report(True, f"{name} resuelto: con n = {n}, la RNN necesita {n} pasos "
+    return report(True, f"{name} resuelto: con n = {n}, la RNN necesita {n} pasos "
                          f"encadenados y la atención 1; el coste por capa coincide en n = {d}.")

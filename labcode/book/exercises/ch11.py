@@ -3,10 +3,10 @@ ViT-B/16."""
 
 from __future__ import annotations
 
-from labcode.book.exercises._common import _never_raises, _number, _report
+from labcode.book.exercises._common import never_raises, number_or_error, report
 
 
-@_never_raises("Ejercicio 11 (parches de ViT-B/16)")
+@never_raises("Ejercicio 11 (parches de ViT-B/16)")
 def check_ch11_patches(answer) -> bool:
     """Capítulo 11: parches, longitud de secuencia y parámetros de la proyección de ViT-B/16.
 
@@ -16,9 +16,9 @@ def check_ch11_patches(answer) -> bool:
     """
     name = "Ejercicio 11 (parches de ViT-B/16)"
     if answer is None:
-        return _report(False, f"{name}: todavía no hay respuesta.")
+        return report(False, f"{name}: todavía no hay respuesta.")
     if not isinstance(answer, dict):
-        return _report(False, f"{name}: se esperaba un dict con las claves num_patches, seq_len "
+        return report(False, f"{name}: se esperaba un dict con las claves num_patches, seq_len "
                               f"y patch_params; se recibió {type(answer).__name__}.")
     expected = {"num_patches": (224 // 16) ** 2, "seq_len": (224 // 16) ** 2 + 1,
                 "patch_params": 16 * 16 * 3 * 768 + 768}
@@ -29,14 +29,14 @@ def check_ch11_patches(answer) -> bool:
     }
     for key, value in expected.items():
         if key not in answer:
-            return _report(False, f"{name}: falta la clave {key!r}.")
-        got, error = _number(name, answer, key, int)
+            return report(False, f"{name}: falta la clave {key!r}.")
+        got, error = number_or_error(name, answer, key, int)
         if error:
-            return _report(False, error)
+            return report(False, error)
         if got != value:
-            return _report(False, f"{name}: {key} no es correcto (se recibió {got}); pista: "
+            return report(False, f"{name}: {key} no es correcto (se recibió {got}); pista: "
                                   f"{hints[key]}")
-    return _report(True, f"{name} resuelto: {expected['num_patches']} parches, secuencia de "
+    return report(True, f"{name} resuelto: {expected['num_patches']} parches, secuencia de "
                          f"{expected['seq_len']} tokens y "
                          f"{expected['patch_params']:_} ".replace("_", " ")
                          + "parámetros en la proyección de parches.")
