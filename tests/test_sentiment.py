@@ -225,7 +225,7 @@ def test_length_bucketed_batches_cover_every_index_once():
     assert len(batches) == int(np.ceil(103 / 8)) and all(len(b) <= 8 for b in batches)
 
 
-def test_check_cap7_metricas_never_raises(capsys):
+def test_check_ch7_metrics_never_raises(capsys):
     from labcode.book.exercises import check_ch7_metrics
 
     yt, yp = [1, 1, 0, 0, 1], [1, 0, 0, 1, 1]
