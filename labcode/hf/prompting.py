@@ -280,30 +280,16 @@ def score_label_words(
 ) -> np.ndarray:
     """Log-probabilidad de cada palabra de etiqueta como siguiente *token*.
 
-    El prefijo se tokeniza (con los *tokens* especiales del tokenizador, p. ej.
-    BOS) y se pasa por el modelo una sola vez; cada consulta se tokeniza aparte
-    (sin *tokens* especiales). Las consultas se ordenan por longitud, se agrupan
-    en lotes rellenados **por la derecha** (con atención causal, los *tokens*
-    reales nunca ven el relleno, que va detrás) y se lee la salida en la última
-    posición real de cada una.
-
-    Parameters
-    ----------
-    model:
-        ``AutoModelForCausalLM`` (en modo evaluación).
-    tokenizer:
-        Con ``encode(text, add_special_tokens=...)``.
-    prefix:
-        Instrucción + ejemplos (:func:`build_prefix`); puede ser ``""``.
-    sentences:
-        Frases a clasificar.
-    template:
-        Plantilla (formato de la consulta y palabras de etiqueta).
-    batch_size:
-        Consultas por lote.
-    use_cache:
-        Si es ``False``, se vuelve a pasar el prefijo con cada lote (mismo
-        resultado, más lento: sirve para comprobar la caché).
+    El prefijo (instrucción + ejemplos, :func:`build_prefix`; puede ser ``""``) se
+    tokeniza con los *tokens* especiales del tokenizador (p. ej. BOS) y pasa por el
+    modelo una sola vez; cada consulta se tokeniza aparte (sin *tokens* especiales).
+    Las consultas se ordenan por longitud, se agrupan en lotes de ``batch_size``
+    rellenados **por la derecha** (con atención causal, los *tokens* reales nunca ven
+    el relleno, que va detrás) y se lee la salida en la última posición real de cada
+    una. ``model`` es un ``AutoModelForCausalLM``; ``tokenizer``, cualquiera con
+    ``encode(text, add_special_tokens=...)``. Con ``use_cache=False`` se vuelve a
+    pasar el prefijo con cada lote (mismo resultado, más lento: sirve para
+    comprobar la caché).
 
     Returns
     -------
