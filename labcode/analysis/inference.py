@@ -6,7 +6,8 @@ la capacidad de cálculo. Este módulo da las piezas para medirlo:
 
 - :func:`measure_bandwidth` y :func:`measure_matmul_flops`: el ancho de banda
   (copia y *triad* al estilo STREAM) y los FLOP/s de un producto de matrices en
-  esta máquina, con :class:`torch.utils.benchmark.Timer`.
+  esta máquina, con :mod:`labcode.utils.timing` (``torch.utils.benchmark.Timer``,
+  con un hilo).
 - :func:`step_cost`: bytes leídos y FLOPs de una pasada (un paso de
   decodificación o un *prefill*), calculados a partir del propio modelo
   (:class:`labcode.models.gpt.GPT` o :class:`labcode.models.llama.Llama`, cuantizado o no).
