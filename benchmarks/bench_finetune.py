@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.book.bench import _summary, bench_finetune, write_json  # noqa: E402
+from labcode.book.bench import bench_finetune, summary, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     report = bench_finetune(train_limit=args.train_limit, epochs=args.epochs,
                             batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
                             seed=args.seed, device=args.device)
-    print(_summary(report))
+    print(summary(report))
     print(f"JSON: {write_json(report, args.out)}")
     return 0
 

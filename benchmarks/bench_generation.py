@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from labcode.book.bench import _summary, bench_generation, write_json  # noqa: E402
+from labcode.book.bench import bench_generation, summary, write_json  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = bench_generation(**sizes, batch_size=args.batch_size, prompt_len=args.prompt_len,
                               new_tokens=args.new_tokens, repeats=args.repeats,
                               device=args.device)
-    print(_summary(report))
+    print(summary(report))
     print(f"JSON: {write_json(report, args.out)}")
     return report
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,70 @@ HTML = BUILD / "html"
 
 class BookNotBuilt(AssertionError):
     pass
+
+
+class GluedValueError(AssertionError):
+    """Un valor glued que no existe o no es del tipo que la prueba espera."""
+
+
+#: Espacios que separan miles en los valores publicados («813 312», con espacio fino...).
+_SPACES = re.compile(r"[\s\u00a0\u2009\u202f]")
+#: Miles con coma («1,234,567»); una sola coma con otros dígitos es coma decimal («93,5»).
+_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+")
+
+
+class Glued(dict):
+    """Los valores glued de una página, con accesores tipados.
+
+    ``g["nombre"]`` da el valor tal cual; ``g.float("nombre")``, ``g.int("nombre")``
+    y ``g.text("nombre")`` lo convierten (miles con espacio o coma, coma decimal) o
+    fallan con un mensaje que dice qué página, qué nombre y qué valor.
+    """
+
+    def __init__(self, page: str, values: dict):
+        super().__init__(values)
+        self.page = page
+
+    def _get(self, name: str):
+        if name not in self:
+            raise GluedValueError(
+                f"{self.page}: no hay ningún valor glued {name!r}; hay {len(self)}: "
+                f"{sorted(self)[:20]}")
+        return self[name]
+
+    def float(self, name: str) -> float:
+        """El valor como ``float`` (acepta números y textos numéricos)."""
+        value = self._get(name)
+        if isinstance(value, bool):
+            raise GluedValueError(f"{self.page}: {name} es un booleano ({value}), no un número.")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            text = _SPACES.sub("", value)
+            if _THOUSANDS.fullmatch(text):
+                text = text.replace(",", "")
+            elif text.count(",") == 1 and "." not in text:
+                text = text.replace(",", ".")
+            try:
+                return float(text)
+            except ValueError:
+                pass
+        raise GluedValueError(f"{self.page}: {name} no es un número; vale {value!r}.")
+
+    def int(self, name: str) -> int:
+        """El valor como ``int`` (falla si tiene parte decimal)."""
+        number = self.float(name)
+        if not number.is_integer():
+            raise GluedValueError(f"{self.page}: {name} no es un entero; vale {number!r}.")
+        return int(number)
+
+    def text(self, name: str) -> str:
+        """El valor como texto (falla si no es un texto)."""
+        value = self._get(name)
+        if not isinstance(value, str):
+            raise GluedValueError(
+                f"{self.page}: {name} no es un texto; vale {value!r} ({type(value).__name__}).")
+        return value
 
 
 def toc_files() -> list[str]:
@@ -80,8 +145,8 @@ def executed_notebook(page: str):
     return cache.get_cache_bundle(record.pk).nb
 
 
-def glued(page: str) -> dict:
-    """Valores publicados con ``glue`` en una página: ``{nombre: valor}``.
+def glued(page: str) -> Glued:
+    """Valores publicados con ``glue`` en una página: ``{nombre: valor}`` (:class:`Glued`).
 
     Los valores se devuelven como texto (``text/plain``); si el texto es un
     literal de Python (número, lista...), se convierte.
@@ -102,7 +167,22 @@ def glued(page: str) -> dict:
                 out[meta["name"]] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
                 out[meta["name"]] = text.strip("'\"")
-    return out
+    return Glued(page, out)
+
+
+def glued_float(page: str, name: str) -> float:
+    """``glued(page).float(name)``."""
+    return glued(page).float(name)
+
+
+def glued_int(page: str, name: str) -> int:
+    """``glued(page).int(name)``."""
+    return glued(page).int(name)
+
+
+def glued_text(page: str, name: str) -> str:
+    """``glued(page).text(name)``."""
+    return glued(page).text(name)
 
 
 def outputs_text(page: str) -> str:

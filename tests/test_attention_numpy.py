@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labcode.book.exercises import EJERCICIO_11_1, _ex11_1_candidates, check_11_1, check_11_3
+from labcode.book.exercises import EXERCISE_11_1, check_11_1, check_11_3
+from labcode.book.exercises.ch02 import _ex11_1_candidates
 from labcode.numpy_ref.attention import (
     MultiHeadAttentionNumPy,
     SelfAttentionNumPy,
@@ -380,15 +381,16 @@ def test_error_non_numeric_input():
 
 def test_check_11_1(capsys):
     expected, mistakes = _ex11_1_candidates()
-    q, k, v = (EJERCICIO_11_1[key] for key in ("Q", "K", "V"))
+    q, k, v = (EXERCISE_11_1[key] for key in ("Q", "K", "V"))
     out, w = scaled_dot_product_attention(q, k, v)
-    np.testing.assert_allclose(expected["pesos"], w, atol=1e-12)
+    np.testing.assert_allclose(expected["weights"], w, atol=1e-12)
     assert check_11_1((out, w)) is True
     assert check_11_1(np.round(w, 2)) is True
-    assert check_11_1({"salida": out}) is True
+    assert check_11_1({"output": out}) is True
     assert check_11_1(None) is False
     assert "todavía no hay respuesta" in capsys.readouterr().out
-    assert check_11_1(mistakes["pesos"]["olvidaste dividir por √d_k antes de la softmax"]) is False
+    no_scale = mistakes["weights"]["olvidaste dividir por √d_k antes de la softmax"]
+    assert check_11_1(no_scale) is False
     assert "olvidaste dividir por √d_k" in capsys.readouterr().out
     assert check_11_1(q @ k.T / np.sqrt(2)) is False
     assert "olvidaste la softmax" in capsys.readouterr().out

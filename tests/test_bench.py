@@ -13,36 +13,12 @@ from labcode.__main__ import main
 from labcode.book import bench
 
 
-def test_time_interleaved_runs_each_function_and_reports_the_median():
-    calls = {"a": 0, "b": 0}
-
-    def make(name):
-        def fn():
-            calls[name] += 1
-        return fn
-
-    res = bench.time_interleaved({"a": make("a"), "b": make("b")}, repeats=3, warmup=2)
-    assert calls == {"a": 5, "b": 5}
-    for r in res.values():
-        assert len(r["all_seconds"]) == 3
-        assert sorted(r["all_seconds"])[1] == r["seconds"]
-
-
-@pytest.mark.parametrize("kwargs", [{"repeats": 0}, {"warmup": -1}, {"repeats": 1.5}])
-def test_time_interleaved_rejects_bad_counts(kwargs):
-    with pytest.raises(ValueError, match="repeats"):
-        bench.time_interleaved({"a": lambda: None}, **kwargs)
-    with pytest.raises(ValueError, match="al menos una"):
-        bench.time_interleaved({})
-
-
 def test_numpy_and_torch_multi_head_attention_agree():
     rep = bench.bench_mha_numpy(seq_lens=(8, 16), d_model=32, num_heads=4, batch_size=2,
                                 repeats=1)
     assert [r["seq_len"] for r in rep["rows"]] == [8, 16]
     for r in rep["rows"]:
         assert r["max_abs_diff"] < 1e-5  # float64 frente a float32
-        assert r["numpy_ms"] > 0 and r["torch_ms"] > 0
         assert r["ratio"] == pytest.approx(r["numpy_ms"] / r["torch_ms"])
     assert rep["machine"]["numpy"] and rep["machine"]["torch"] == torch.__version__
 
@@ -60,7 +36,9 @@ def test_generation_paths_produce_the_same_tokens():
                                  new_tokens=4, repeats=1, warmup=0, device="cpu")
     assert rep["same_tokens"] == {"no_cache_equals_cache": True, "hf_equals_cache": True}
     assert set(rep["results"]) == {"labcode_cache", "labcode_no_cache", "hf"}
-    assert all(r["tokens_per_s"] > 0 for r in rep["results"].values())
+    for r in rep["results"].values():  # 4 tokens en la mediana de las repeticiones
+        assert r["tokens_per_s"] == pytest.approx(4 / r["seconds"])
+        assert r["seconds"] == pytest.approx(sorted(r["all_seconds"])[len(r["all_seconds"]) // 2])
     with pytest.raises(ValueError, match="n_positions"):
         bench.bench_generation(n_layer=1, n_embd=32, n_head=2, vocab_size=64, n_positions=8,
                                prompt_len=6, new_tokens=4)

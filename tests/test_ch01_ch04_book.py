@@ -17,37 +17,33 @@ CH01 = "book/01_motivacion"
 CH04 = "book/04_positional"
 
 
-def _f(value) -> float:
-    return float(str(value).replace(" ", ""))
-
-
 # ---------------------------------------------------------------------------
 # Capítulo 1
 # ---------------------------------------------------------------------------
 
 
 def test_ch01_manual_rnn_matches_library():
-    assert _f(glued(CH01)["ch01_rnn_manual_err"]) < 1e-6
+    assert glued(CH01).float("ch01_rnn_manual_err") < 1e-6
 
 
 def test_ch01_timings_are_reported_consistently():
     g = glued(CH01)
     assert g["ch01_nmin"] < g["ch01_nmax"]
-    assert _f(g["ch01_ratio_nmin"]) > 0 and _f(g["ch01_ratio_nmax"]) > 0
-    assert _f(g["ch01_lstm_step_us"]) > 0
+    assert g.float("ch01_ratio_nmin") > 0 and g.float("ch01_ratio_nmax") > 0
+    assert g.float("ch01_lstm_step_us") > 0
     # La conclusión se genera a partir de las medidas: el último tramo (n mayores) debe
     # coincidir con el cociente medido en la n mayor.
     ultimo = g["ch01_conclusion"].split(";")[-1]
     assert f"a {g['ch01_nmax']}," in ultimo or f"n = {g['ch01_nmax']}," in ultimo
-    r = _f(g["ch01_ratio_nmax"])
+    r = g.float("ch01_ratio_nmax")
     if r > 1.2:
         assert "la LSTM fue más rápida" in ultimo
     elif r < 0.8:
         assert "la atención fue más rápida" in ultimo
     # La atención crece más deprisa con n que la LSTM.
-    assert _f(g["ch01_ratio_nmax"]) > _f(g["ch01_ratio_nmin"])
-    assert 0.5 < _f(g["ch01_slope_lstm"]) < 2.5
-    assert 1.0 < _f(g["ch01_slope_att"]) < 2.8
+    assert g.float("ch01_ratio_nmax") > g.float("ch01_ratio_nmin")
+    assert 0.5 < g.float("ch01_slope_lstm") < 2.5
+    assert 1.0 < g.float("ch01_slope_att") < 2.8
 
 
 def test_ch01_timing_table_printed_for_every_length():
@@ -58,14 +54,14 @@ def test_ch01_timing_table_printed_for_every_length():
 
 def test_ch01_gradients_vanish_for_recurrent_nets_not_for_attention():
     g = glued(CH01)
-    assert _f(g["ch01_factor_rnn"]) < 0.8
-    assert _f(g["ch01_factor_lstm"]) < 0.9
-    assert _f(g["ch01_factor_rnn"]) < _f(g["ch01_factor_lstm"]) < _f(g["ch01_factor_lstm3"])
-    assert _f(g["ch01_rnn_far"]) < 1e-10
-    assert _f(g["ch01_lstm_far"]) < 1e-6
-    assert 0.9 < _f(g["ch01_att_decay"]) < 1.1
-    assert _f(g["ch01_att_spread"]) < 10
-    assert _f(g["ch01_rho"]) < 1
+    assert g.float("ch01_factor_rnn") < 0.8
+    assert g.float("ch01_factor_lstm") < 0.9
+    assert g.float("ch01_factor_rnn") < g.float("ch01_factor_lstm") < g.float("ch01_factor_lstm3")
+    assert g.float("ch01_rnn_far") < 1e-10
+    assert g.float("ch01_lstm_far") < 1e-6
+    assert 0.9 < g.float("ch01_att_decay") < 1.1
+    assert g.float("ch01_att_spread") < 10
+    assert g.float("ch01_rho") < 1
 
 
 def test_ch01_has_both_figures_and_the_hidden_answer():
@@ -81,30 +77,30 @@ def test_ch01_has_both_figures_and_the_hidden_answer():
 
 def test_ch04_permutation_equivariance_and_its_breaking():
     g = glued(CH04)
-    assert _f(g["ch04_err_palabras"]) < 1e-10
-    assert _f(g["ch04_err_equiv"]) < 1e-10
-    assert _f(g["ch04_err_pesos"]) < 1e-10
-    assert _f(g["ch04_err_pe"]) > 1e-2
+    assert g.float("ch04_err_palabras") < 1e-10
+    assert g.float("ch04_err_equiv") < 1e-10
+    assert g.float("ch04_err_pesos") < 1e-10
+    assert g.float("ch04_err_pe") > 1e-2
 
 
 def test_ch04_table_and_properties():
     g = glued(CH04)
-    assert _f(g["ch04_err_fila"]) < 1e-12
-    assert _f(g["ch04_err_shift"]) < 1e-10
-    assert _f(g["ch04_err_orto"]) < 1e-10
-    assert _f(g["ch04_dispersion"]) < 1e-10
-    assert _f(g["ch04_err_teoria"]) < 1e-10
-    assert _f(g["ch04_norma"]) == pytest.approx((64 / 2) ** 0.5, abs=1e-3)
-    assert _f(g["ch04_onda_min"]) == pytest.approx(6.28, abs=0.01)
+    assert g.float("ch04_err_fila") < 1e-12
+    assert g.float("ch04_err_shift") < 1e-10
+    assert g.float("ch04_err_orto") < 1e-10
+    assert g.float("ch04_dispersion") < 1e-10
+    assert g.float("ch04_err_teoria") < 1e-10
+    assert g.float("ch04_norma") == pytest.approx((64 / 2) ** 0.5, abs=1e-3)
+    assert g.float("ch04_onda_min") == pytest.approx(6.28, abs=0.01)
 
 
 def test_ch04_learned_and_torch_modules():
     g = glued(CH04)
     assert g["ch04_learned_params"] == 16 * 8
     assert g["ch04_learned_rows"] == 10
-    assert _f(g["ch04_err_torch"]) < 1e-6
-    assert _f(g["ch04_r2_sin"]) > 0.9999
-    assert 0.2 < _f(g["ch04_r2_minilm"]) < 1.0
+    assert g.float("ch04_err_torch") < 1e-6
+    assert g.float("ch04_r2_sin") > 0.9999
+    assert 0.2 < g.float("ch04_r2_minilm") < 1.0
     text = outputs_text(CH04)
     assert "ValueError: la secuencia tiene 20 posiciones" in text
 

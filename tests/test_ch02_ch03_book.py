@@ -18,23 +18,23 @@ CH03 = "book/03_multi_head"
 def test_ch02_step_by_step_equals_labcode():
     g = glued(CH02)
     assert g["ch02_err_paso_a_paso_val"] < 1e-12
-    assert float(g["ch02_err_paso_a_paso"]) < 1e-12
+    assert g.float("ch02_err_paso_a_paso") < 1e-12
 
 
 def test_ch02_scaling_experiment():
     g = glued(CH02)
     d_k = g["ch02_dk_ref"]
     # var(q·k) ≈ d_k, saturación sin escala, gradiente mayor con escala
-    assert abs(float(g["ch02_var_512"]) - d_k) / d_k < 0.1
-    assert float(g["ch02_max_sin_512"]) > 0.9 > 0.5 > float(g["ch02_max_con_512"])
-    assert float(g["ch02_jac_con_512"]) > 3 * float(g["ch02_jac_sin_512"])
+    assert abs(g.float("ch02_var_512") - d_k) / d_k < 0.1
+    assert g.float("ch02_max_sin_512") > 0.9 > 0.5 > g.float("ch02_max_con_512")
+    assert g.float("ch02_jac_con_512") > 3 * g.float("ch02_jac_sin_512")
 
 
 def test_ch02_masks_block_exactly():
     g = glued(CH02)
     assert g["ch02_dif_relleno"] == 0.0
     assert g["ch02_dif_pasado"] == 0.0
-    assert float(g["ch02_dif_ultima"]) > 0
+    assert g.float("ch02_dif_ultima") > 0
 
 
 def test_ch02_minilm_numbers_are_consistent():
@@ -43,7 +43,7 @@ def test_ch02_minilm_numbers_are_consistent():
     assert 0 <= g["ch02_en_n_cat"] <= g["ch02_minilm_total"]
     assert 0 <= g["ch02_top_aciertos_nuevas"] <= g["ch02_n_frases_nuevas"]
     assert g["ch02_mejor_aciertos"] <= g["ch02_n_frases"]
-    assert 0.0 <= float(g["ch02_p_azar"]) <= 1.0
+    assert 0.0 <= g.float("ch02_p_azar") <= 1.0
 
 
 def test_ch02_exercise_solution_prints_success():

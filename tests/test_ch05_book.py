@@ -17,13 +17,13 @@ def g():
 
 def test_encoder_block_equals_torch_layer(g):
     assert g["ch05_torch_diff_val"] < 1e-5
-    assert float(g["ch05_torch_diff_preln"]) < 1e-5
+    assert g.float("ch05_torch_diff_preln") < 1e-5
 
 
 def test_step_by_step_checks_are_tiny(g):
     for key in ("ch05_sdpa_err", "ch05_numpy_err", "ch05_ln_err", "ch05_pad_invariance",
                 "ch05_mask_pad_diff", "ch05_mask_fut_diff"):  # fmt: skip
-        assert float(g[key]) < 1e-4, key
+        assert g.float(key) < 1e-4, key
 
 
 def test_accuracy_glued_and_high(g):
@@ -32,7 +32,7 @@ def test_accuracy_glued_and_high(g):
     assert acc >= 0.97, f"coincidencia exacta demasiado baja: {acc}"
     assert g["ch05_n_test_pairs"] >= 1000
     assert g["ch05_n_errors"] == round((1 - acc) * g["ch05_n_test_pairs"])
-    assert float(g["ch05_accuracy"]) == pytest.approx(100 * acc, abs=0.05)
+    assert g.float("ch05_accuracy") == pytest.approx(100 * acc, abs=0.05)
 
 
 def test_training_time_and_parameters_glued(g):

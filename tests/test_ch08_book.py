@@ -22,36 +22,36 @@ def test_run_description_present(g):
     assert g["ch08_model"]
     assert g["ch08_device"] in ("cpu", "cuda", "mps")
     assert g["ch08_profile"] in ("quick", "full")
-    assert float(g["ch08_load_s"]) > 0
+    assert g.float("ch08_load_s") > 0
 
 
 def test_hand_loop_equals_hf_generate(g):
     assert g["ch08_hand_equal"] == "sí"
-    assert int(g["ch08_hand_n"]) > 0
+    assert g.int("ch08_hand_n") > 0
 
 
 def test_stream_and_seed(g):
     assert g["ch08_stream_equal"] == "sí"
     assert g["ch08_seed_repro"] == "sí"
-    assert float(g["ch08_tps_stream"]) > 0
-    assert float(g["ch08_tps_generate"]) > 0
+    assert g.float("ch08_tps_stream") > 0
+    assert g.float("ch08_tps_generate") > 0
 
 
 def test_distributions(g):
-    assert 0 < float(g["ch08_top1_prob"]) <= float(g["ch08_top10_mass"]) <= 1
-    assert float(g["ch08_pmax_t05"]) > float(g["ch08_pmax_t2"])  # T baja afila
-    assert int(g["ch08_nucleus_peaked"]) >= 1 and int(g["ch08_nucleus_flat"]) >= 1
+    assert 0 < g.float("ch08_top1_prob") <= g.float("ch08_top10_mass") <= 1
+    assert g.float("ch08_pmax_t05") > g.float("ch08_pmax_t2")  # T baja afila
+    assert g.int("ch08_nucleus_peaked") >= 1 and g.int("ch08_nucleus_flat") >= 1
 
 
 def test_perplexities_present(g):
-    fluent, shuffled = float(g["ch08_ppl_fluent"]), float(g["ch08_ppl_shuffled"])
+    fluent, shuffled = g.float("ch08_ppl_fluent"), g.float("ch08_ppl_shuffled")
     assert 1 < fluent < shuffled
-    assert float(g["ch08_ppl_spanish"]) > 1
-    assert g["ch08_ppl_quijote"] == "n/d" or float(g["ch08_ppl_quijote"]) > 1
+    assert g.float("ch08_ppl_spanish") > 1
+    assert g["ch08_ppl_quijote"] == "n/d" or g.float("ch08_ppl_quijote") > 1
 
 
 def test_own_model_reproduces_generator(g):
-    assert float(g["ch08_own_logits_diff"]) < 1e-3
+    assert g.float("ch08_own_logits_diff") < 1e-3
     assert g["ch08_own_equal"] == "sí"
 
 

@@ -18,8 +18,8 @@ def g():
 
 
 def test_ours_reproduce_hf_attention_maps(g):
-    assert float(g["ch09_bert_diff"]) < 1e-4
-    assert float(g["ch09_gen_diff"]) < 1e-4
+    assert g.float("ch09_bert_diff") < 1e-4
+    assert g.float("ch09_gen_diff") < 1e-4
     assert g["ch09_gen_class"] in ("labcode.models.llama.Llama", "labcode.models.gpt.GPT")
     out = outputs_text(PAGE)
     assert "la implementación de HF sigue siendo sdpa" in out or "sigue siendo eager" in out
@@ -38,42 +38,42 @@ def test_model_shapes_and_tokens(g):
 def test_head_patterns_are_consistent(g):
     assert 0 <= g["ch09_prev_layer"] < g["ch09_enc_layers"]
     assert 0 <= g["ch09_prev_head"] < g["ch09_enc_heads"]
-    assert 0.5 < float(g["ch09_prev_score"]) <= 1.0
+    assert 0.5 < g.float("ch09_prev_score") <= 1.0
     assert g["ch09_enc_prev_n"] >= 1  # la cabeza de token anterior se cuenta en la tabla
     for key in ("ch09_enc_special_pct", "ch09_enc_special_pct_en", "ch09_gen_first_pct",
                 "ch09_gen_first_pct_es", "ch09_it_enc_pct", "ch09_it_gen_pct",
                 "ch09_ham_enc_pct", "ch09_ham_gen_pct"):
-        assert 0 <= float(g[key]) <= 100, key
-    assert float(g["ch09_enc_cls_mean"]) <= float(g["ch09_enc_special_mean"]) <= 1.0
+        assert 0 <= g.float(key) <= 100, key
+    assert g.float("ch09_enc_cls_mean") <= g.float("ch09_enc_special_mean") <= 1.0
     assert 0 <= g["ch09_grid_cls_n"] <= g["ch09_enc_heads"]
     for key in ("ch09_ent_enc_first", "ch09_ent_enc_min", "ch09_ent_gen_first", "ch09_ent_gen_min"):
-        assert 0.0 <= float(g[key]) <= 1.0, key
-    assert float(g["ch09_ent_enc_min"]) <= float(g["ch09_ent_enc_first"])
+        assert 0.0 <= g.float(key) <= 1.0, key
+    assert g.float("ch09_ent_enc_min") <= g.float("ch09_ent_enc_first")
     assert 0 <= g["ch09_ent_gen_argmin"] < g["ch09_gen_layers"]
 
 
 def test_coreference_and_control(g):
     layer, head = (int(x) for x in re.findall(r"\d+", g["ch09_it_enc_best"]))
     assert 0 <= layer < g["ch09_enc_layers"] and 0 <= head < g["ch09_enc_heads"]
-    assert float(g["ch09_it_enc_best_cat"]) > float(g["ch09_it_enc_best_milk"])
+    assert g.float("ch09_it_enc_best_cat") > g.float("ch09_it_enc_best_milk")
     # la cabeza elegida prefiere el sujeto en la frase original (por construcción)
-    assert float(g["ch09_ctrl_enc_orig"]) > 0
+    assert g.float("ch09_ctrl_enc_orig") > 0
     # en un decodificador la atención de «it» no puede depender de lo que viene después
-    assert float(g["ch09_ctrl_gen_corr"]) == pytest.approx(1.0, abs=1e-6)
+    assert g.float("ch09_ctrl_gen_corr") == pytest.approx(1.0, abs=1e-6)
     for key in ("ch09_ctrl_enc_flip", "ch09_ctrl_gen_flip_adj", "ch09_ctrl_enc_flip_es",
                 "ch09_ctrl_gen_flip_es"):
         assert g[key] >= 0
 
 
 def test_rollout(g):
-    assert float(g["ch09_rollout_diff"]) < 1e-6
+    assert g.float("ch09_rollout_diff") < 1e-6
     for key in ("ch09_raw_special", "ch09_roll_special", "ch09_raw_diag", "ch09_roll_diag"):
-        assert 0.0 <= float(g[key]) <= 1.0, key
+        assert 0.0 <= g.float(key) <= 1.0, key
 
 
 def test_exercise_solved_and_fast(g):
     assert g["ch09_ex_ok"] == "sí"
-    assert float(g["ch09_seconds"]) < 120
+    assert g.float("ch09_seconds") < 120
 
 
 def test_page_has_viewers_figures_and_citations():

@@ -15,33 +15,29 @@ def g():
     return glued(PAGE)
 
 
-def _num(s) -> float:
-    return float(str(s).replace(" ", "").replace(",", ""))
-
-
 def test_parameter_counts_matched(g):
-    a, b = _num(g["ch10_time_params_lstm"]), _num(g["ch10_time_params_tr"])
+    a, b = g.float("ch10_time_params_lstm"), g.float("ch10_time_params_tr")
     assert abs(a - b) <= 0.10 * b
-    assert float(g["ch10_time_params_diff"]) < 10
+    assert g.float("ch10_time_params_diff") < 10
     a, b = g["ch10_task_params_lstm"], g["ch10_task_params_tr"]
     assert abs(a - b) <= 0.10 * b
 
 
 def test_timings_positive_and_consistent(g):
-    assert float(g["ch10_timing_s"]) > 0
-    assert float(g["ch10_ratio_nmax"]) > 0 and float(g["ch10_ratio_nmin"]) > 0
+    assert g.float("ch10_timing_s") > 0
+    assert g.float("ch10_ratio_nmax") > 0 and g.float("ch10_ratio_nmin") > 0
     assert g["ch10_nmax"] > g["ch10_nmin"]
     cross = g["ch10_crossover"]
-    assert cross == "ninguno único" or g["ch10_nmin"] <= float(cross) <= g["ch10_nmax"]
+    assert cross == "ninguno único" or g["ch10_nmin"] <= g.float("ch10_crossover") <= g["ch10_nmax"]
     verdict = g["ch10_verdict"]
     assert "LSTM" in verdict or "Transformer" in verdict
 
 
 def test_accuracies_in_range(g):
     for key in ("ch10_acc_lstm_dmax", "ch10_acc_tr_dmax"):
-        assert 0.0 <= float(g[key]) <= 1.0
-    assert float(g["ch10_chance"]) == pytest.approx(1 / 8, abs=1e-3)
-    assert float(g["ch10_train_s"]) > 0
+        assert 0.0 <= g.float(key) <= 1.0
+    assert g.float("ch10_chance") == pytest.approx(1 / 8, abs=1e-3)
+    assert g.float("ch10_train_s") > 0
     assert "LSTM" in g["ch10_summary_lstm"] and "Transformer" in g["ch10_summary_tr"]
 
 

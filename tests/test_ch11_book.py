@@ -19,39 +19,39 @@ def g():
 
 
 def test_patch_embedding_conv_equals_linear(g):
-    assert float(g["ch11_patch_diff"]) < 1e-5
-    assert float(g["ch11_vit_diff"]) < 1e-5
-    assert int(g["ch11_patch_params"]) == 2 * 2 * 1 * 64 + 64
+    assert g.float("ch11_patch_diff") < 1e-5
+    assert g.float("ch11_vit_diff") < 1e-5
+    assert g.int("ch11_patch_params") == 2 * 2 * 1 * 64 + 64
 
 
 def test_shapes_and_data(g):
-    assert int(g["ch11_num_patches"]) == 16
-    assert int(g["ch11_seq_len"]) == 17
-    assert int(g["ch11_n_total"]) == 1797
-    assert int(g["ch11_n_train"]) + int(g["ch11_n_test"]) == 1797
+    assert g.int("ch11_num_patches") == 16
+    assert g.int("ch11_seq_len") == 17
+    assert g.int("ch11_n_total") == 1797
+    assert g.int("ch11_n_train") + g.int("ch11_n_test") == 1797
 
 
 def test_accuracies_in_range_and_consistent(g):
     for name in ("vit", "cnn", "mlp"):
-        frac = float(g[f"ch11_{name}_acc_frac"])
+        frac = g.float(f"ch11_{name}_acc_frac")
         assert 0.0 <= frac <= 1.0
-        assert abs(float(g[f"ch11_{name}_acc"]) - 100 * frac) < 0.051
-        assert float(g[f"ch11_{name}_seconds"]) >= 0
+        assert abs(g.float(f"ch11_{name}_acc") - 100 * frac) < 0.051
+        assert g.float(f"ch11_{name}_seconds") >= 0
     # todos aprenden muy por encima del azar (10 %)
-    assert float(g["ch11_vit_acc_frac"]) > 0.8
-    assert float(g["ch11_cnn_acc_frac"]) > 0.8
+    assert g.float("ch11_vit_acc_frac") > 0.8
+    assert g.float("ch11_cnn_acc_frac") > 0.8
     assert g["ch11_best"] in ("ViT", "CNN pequeña", "MLP")
 
 
 def test_parameter_counts_glued(g):
-    vit = int(str(g["ch11_vit_params"]).replace(" ", ""))
-    cnn = int(str(g["ch11_cnn_params"]).replace(" ", ""))
+    vit = g.int("ch11_vit_params")
+    cnn = g.int("ch11_cnn_params")
     assert vit > cnn > 0
 
 
 def test_position_similarity_in_range(g):
     for name in ("ch11_sim_near", "ch11_sim_far"):
-        assert -1.0 <= float(g[name]) <= 1.0
+        assert -1.0 <= g.float(name) <= 1.0
 
 
 def test_exercise_solution_succeeds():

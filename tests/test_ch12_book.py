@@ -15,65 +15,61 @@ def g():
     return glued(PAGE)
 
 
-def _f(x) -> float:
-    return float(str(x).replace(" ", ""))
-
-
 def test_accuracies_in_range(g):
     keys = [k for k in g if k.startswith(("ch12_acc_", "ch12_cal_"))]
     assert len(keys) >= 12
     for key in keys:
-        assert 0.0 <= _f(g[key]) <= 100.0, key
-    assert 0 <= _f(g["ch12_best_prompt_acc"]) <= 100
+        assert 0.0 <= g.float(key) <= 100.0, key
+    assert 0 <= g.float("ch12_best_prompt_acc") <= 100
     assert g["ch12_best_prompt"] in outputs_text(PAGE)
     # el clasificador ajustado supera claramente al azar
-    assert _f(g["ch12_acc_ft"]) > 70 and _f(g["ch12_acc_ft_872"]) > 70
+    assert g.float("ch12_acc_ft") > 70 and g.float("ch12_acc_ft_872") > 70
     assert g["ch12_ft_source"] in ("capítulo 7", "ajustado aquí (2000 frases)")
     assert g["ch12_n_sub"] == 200
-    assert 0 <= _f(g["ch12_order_gap"]) <= 100
+    assert 0 <= g.float("ch12_order_gap") <= 100
     assert "configuraciones" in g["ch12_fewshot_verdict"] or "configuración" in g[
         "ch12_fewshot_verdict"
     ]
 
 
 def test_prompt_cache_and_exactness(g):
-    assert _f(g["ch12_cache_err"]) < 1e-3
-    assert _f(g["ch12_exact_err"]) < 1e-10
-    assert _f(g["ch12_err_wfull"]) < 1e-10
+    assert g.float("ch12_cache_err") < 1e-3
+    assert g.float("ch12_exact_err") < 1e-10
+    assert g.float("ch12_err_wfull") < 1e-10
 
 
 def test_quadratic_cost_measured(g):
-    assert 1.5 <= _f(g["ch12_np_slope_t"]) <= 3.0
-    assert 1.9 <= _f(g["ch12_np_slope_m"]) <= 2.1
-    assert 1.0 <= _f(g["ch12_np_mem_ratio"]) <= 4.0
-    assert _f(g["ch12_slope_full"]) > _f(g["ch12_slope_win"])
-    assert _f(g["ch12_slope_full"]) > _f(g["ch12_slope_lin"])
+    assert 1.5 <= g.float("ch12_np_slope_t") <= 3.0
+    assert 1.9 <= g.float("ch12_np_slope_m") <= 2.1
+    assert 1.0 <= g.float("ch12_np_mem_ratio") <= 4.0
+    assert g.float("ch12_slope_full") > g.float("ch12_slope_win")
+    assert g.float("ch12_slope_full") > g.float("ch12_slope_lin")
 
 
 def test_crossovers_glued(g):
     for key in ("ch12_cross_t_win", "ch12_cross_m_win", "ch12_cross_t_lin", "ch12_cross_m_lin"):
         text = str(g[key])
-        assert text == "ninguno" or 128 <= _f(text) <= 4096, (key, text)
+        assert text == "ninguno" or 128 <= g.float(key) <= 4096, (key, text)
     for key in ("ch12_verdict_win", "ch12_verdict_lin"):
         assert "más rápida" in g[key] and "memoria" in g[key]
-    assert _f(g["ch12_speedup_win"]) > 1 and _f(g["ch12_speedup_lin"]) > 1
-    assert _f(g["ch12_mem_win_max"]) < _f(g["ch12_mem_full_max"])
+    assert g.float("ch12_speedup_win") > 1 and g.float("ch12_speedup_lin") > 1
+    assert g.float("ch12_mem_win_max") < g.float("ch12_mem_full_max")
 
 
 def test_approximation_errors(g):
     for corto in ("first", "last", "rand"):
-        w16, w64 = _f(g[f"ch12_err_w16_{corto}"]), _f(g[f"ch12_err_w64_{corto}"])
+        w16, w64 = g.float(f"ch12_err_w16_{corto}"), g.float(f"ch12_err_w64_{corto}")
         assert 0 <= w64 <= w16  # más ventana, menos error
-        assert _f(g[f"ch12_err_lin_{corto}"]) > 1  # la lineal no es la softmax
+        assert g.float(f"ch12_err_lin_{corto}") > 1  # la lineal no es la softmax
 
 
 def test_scaling_numbers(g):
-    assert _f(g["ch12_c_chinchilla"]) == pytest.approx(5.88e23)
-    assert _f(g["ch12_c_gpt3"]) == pytest.approx(3.15e23)
-    assert _f(g["ch12_l_chinchilla"]) == pytest.approx(1.937, abs=1e-3)
-    assert _f(g["ch12_l_chinchilla"]) < _f(g["ch12_l_gopher"])
+    assert g.float("ch12_c_chinchilla") == pytest.approx(5.88e23)
+    assert g.float("ch12_c_gpt3") == pytest.approx(3.15e23)
+    assert g.float("ch12_l_chinchilla") == pytest.approx(1.937, abs=1e-3)
+    assert g.float("ch12_l_chinchilla") < g.float("ch12_l_gopher")
     assert g["ch12_rule_n"] == "70 G" and g["ch12_rule_d"] == "1.4 T"
-    assert _f(g["ch12_opt_a"]) == pytest.approx(0.45, abs=0.01)
+    assert g.float("ch12_opt_a") == pytest.approx(0.45, abs=0.01)
 
 
 def test_figures_have_alt_text():

@@ -121,7 +121,7 @@ def test_argparse_help_and_usage_are_in_spanish():
 
 
 def test_translate_argparse_messages():
-    from labcode.__main__ import translate_argparse
+    from labcode.cli import translate_argparse
 
     assert translate_argparse("argument --epochs: invalid float value: 'x'") == (
         "argumento --epochs: se esperaba un número; se recibió 'x'")

@@ -32,7 +32,10 @@ def test_data_dir_from_environment(monkeypatch, tmp_path):
 
 def test_missing_data_dir_explains_how_to_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path / "no-existe"))
-    with pytest.raises(config.DataNotFoundError, match="LABCODE_DATA"):
+    with pytest.raises(config.DataNotFoundError, match="no-existe no es una carpeta"):
+        config.data_dir()
+    monkeypatch.delenv("LABCODE_DATA")
+    with pytest.raises(config.DataNotFoundError, match="LABCODE_DATA no está definida"):
         config.data_dir()
     assert config.data_dir(required=False) is None
     assert config.data_path("sst2", required=False) is None
@@ -42,3 +45,11 @@ def test_missing_file_inside_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path))
     with pytest.raises(config.DataNotFoundError, match="sst2/train.jsonl"):
         config.data_path("sst2", "train.jsonl")
+
+
+def test_cache_dir_follows_labcode_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path))
+    assert config.cache_dir() == tmp_path
+    monkeypatch.delenv("LABCODE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert config.cache_dir() == tmp_path / "xdg" / "labcode"

@@ -3,31 +3,27 @@ mensaje claro las que no son números y nunca lanzan excepciones."""
 
 from __future__ import annotations
 
-from labcode.book.exercises import (
-    PRACTICA_CAP10,
-    _cap10_expected,
-    check_cap10_complejidad,
-    check_cap11_patches,
-)
+from labcode.book.exercises import PRACTICE_CH10, check_ch10_complexity, check_ch11_patches
+from labcode.book.exercises.ch10 import _expected_ch10
 
 
 def test_cap10_accepts_the_right_answer_and_rejects_non_numbers(capsys):
-    good = _cap10_expected(PRACTICA_CAP10["n"], PRACTICA_CAP10["d"])
-    assert check_cap10_complejidad(good) is True
-    bad = {**good, "camino_rnn": "muchos"}
-    assert check_cap10_complejidad(bad) is False
-    expected = "camino_rnn debe ser un entero, no un texto; se recibió 'muchos'"
+    good = _expected_ch10(PRACTICE_CH10["n"], PRACTICE_CH10["d"])
+    assert check_ch10_complexity(good) is True
+    bad = {**good, "rnn_path": "muchos"}
+    assert check_ch10_complexity(bad) is False
+    expected = "rnn_path debe ser un entero, no un texto; se recibió 'muchos'"
     assert expected in capsys.readouterr().out
-    assert check_cap10_complejidad({**good, "camino_rnn": 1}) is False
+    assert check_ch10_complexity({**good, "rnn_path": 1}) is False
     assert "pista" in capsys.readouterr().out
 
 
 def test_cap11_accepts_the_right_answer_and_rejects_non_integers(capsys):
     good = {"num_patches": 196, "seq_len": 197, "patch_params": 16 * 16 * 3 * 768 + 768}
-    assert check_cap11_patches(good) is True
-    assert check_cap11_patches({**good, "seq_len": None}) is False
+    assert check_ch11_patches(good) is True
+    assert check_ch11_patches({**good, "seq_len": None}) is False
     assert "seq_len debe ser un entero; se recibió None" in capsys.readouterr().out
-    assert check_cap11_patches(None) is False
+    assert check_ch11_patches(None) is False
     assert "todavía no hay respuesta" in capsys.readouterr().out
 
 
@@ -37,7 +33,7 @@ def _rounded_by_hand_11_1():
     """Lo que obtiene quien redondea cada paso a dos decimales, como dice el enunciado."""
     import numpy as np
 
-    from labcode.book.exercises import EJERCICIO_11_1 as E
+    from labcode.book.exercises import EXERCISE_11_1 as E
 
     r = lambda a: np.round(a, 2)  # noqa: E731
     scores = r(r(E["Q"] @ E["K"].T) / r(np.sqrt(2)))
@@ -47,11 +43,12 @@ def _rounded_by_hand_11_1():
 
 
 def test_11_1_two_decimals_by_hand_is_accepted(capsys):
-    from labcode.book.exercises import _ex11_1_candidates, check_11_1
+    from labcode.book.exercises import check_11_1
+    from labcode.book.exercises.ch02 import _ex11_1_candidates
 
     salida, pesos = _rounded_by_hand_11_1()
     expected, _ = _ex11_1_candidates()
-    assert abs(salida - expected["salida"]).max() > 0.01  # la tolerancia antigua lo rechazaba
+    assert abs(salida - expected["output"]).max() > 0.01  # la tolerancia antigua lo rechazaba
     assert check_11_1((salida, pesos)) is True
     assert "resuelto" in capsys.readouterr().out
 
@@ -59,20 +56,22 @@ def test_11_1_two_decimals_by_hand_is_accepted(capsys):
 def test_11_1_tolerance_still_rejects_every_typical_mistake():
     import numpy as np
 
-    from labcode.book.exercises import TOLERANCIAS_11_1, _ex11_1_candidates
+    from labcode.book.exercises import TOLERANCES_11_1
+    from labcode.book.exercises.ch02 import _ex11_1_candidates
 
     expected, mistakes = _ex11_1_candidates()
-    for part in ("pesos", "salida"):
+    for part in ("weights", "output"):
         for message, wrong in mistakes[part].items():
             gap = np.abs(np.asarray(wrong) - expected[part]).max()
-            assert gap > 2 * TOLERANCIAS_11_1[part], (part, message, gap)
+            assert gap > 2 * TOLERANCES_11_1[part], (part, message, gap)
 
 
 def test_11_1_swapped_tuple_is_named(capsys):
-    from labcode.book.exercises import _ex11_1_candidates, check_11_1
+    from labcode.book.exercises import check_11_1
+    from labcode.book.exercises.ch02 import _ex11_1_candidates
 
     expected, _ = _ex11_1_candidates()
-    assert check_11_1((expected["pesos"], expected["salida"])) is False
+    assert check_11_1((expected["weights"], expected["output"])) is False
     out = capsys.readouterr().out
     assert "devolviste (pesos, salida)" in out
     assert "multiplicar los pesos por V" not in out
@@ -148,8 +147,8 @@ def _toy_data_11_4():
         return out
 
     torch.manual_seed(0)
-    return {"modelo": Toy(), "lotes_entrenamiento": batches(10), "lotes_validacion": batches(5),
-            "num_pasos": 40}
+    return {"model": Toy(), "train_batches": batches(10), "val_batches": batches(5),
+            "num_steps": 40}
 
 
 def _train_11_4(modelo, lotes, num_pasos):
@@ -167,15 +166,15 @@ def _train_11_4(modelo, lotes, num_pasos):
 
 
 def test_11_4_accepts_a_loop_that_learns_and_names_typical_mistakes(capsys):
-    from labcode.book.exercises import check_11_4, exactitud_11_4
+    from labcode.book.exercises import accuracy_11_4, check_11_4
 
-    assert check_11_4(_train_11_4, exactitud_11_4, _toy_data_11_4()) is True
+    assert check_11_4(_train_11_4, accuracy_11_4, _toy_data_11_4()) is True
     assert "tu bucle aprende" in capsys.readouterr().out
-    assert check_11_4(lambda m, lotes, n: None, exactitud_11_4, _toy_data_11_4()) is False
+    assert check_11_4(lambda m, lotes, n: None, accuracy_11_4, _toy_data_11_4()) is False
     assert "los pesos del modelo no cambiaron" in capsys.readouterr().out
 
     def percent(m, lotes):
-        return 100 * exactitud_11_4(m, lotes)
+        return 100 * accuracy_11_4(m, lotes)
 
     assert check_11_4(_train_11_4, percent, _toy_data_11_4()) is False
     assert "¿en porcentaje?" in capsys.readouterr().out
@@ -189,7 +188,7 @@ def test_11_4_accepts_a_loop_that_learns_and_names_typical_mistakes(capsys):
             opt.step()
             opt.zero_grad()
 
-    assert check_11_4(wrong_direction, exactitud_11_4, _toy_data_11_4()) is False
+    assert check_11_4(wrong_direction, accuracy_11_4, _toy_data_11_4()) is False
     assert "la exactitud de validación es" in capsys.readouterr().out
     assert check_11_4(None, None) is False
 
@@ -202,14 +201,14 @@ def test_11_5_accepts_reference_and_diagnoses_typical_mistakes(capsys):
     from labcode.book.exercises import check_11_5
     from labcode.hf import generation as g
 
-    good = {"distinct_n": g.distinct_n, "repetidos": g.repeated_ngram_share,
-            "perplejidad": g.perplexity_from_logprobs}
+    good = {"distinct_n": g.distinct_n, "repeated": g.repeated_ngram_share,
+            "perplexity": g.perplexity_from_logprobs}
     assert check_11_5(good) is True
     capsys.readouterr()
-    no_sign = dict(good, perplejidad=lambda lp: float(np.exp(np.mean(lp))))
+    no_sign = dict(good, perplexity=lambda lp: float(np.exp(np.mean(lp))))
     assert check_11_5(no_sign) is False
     assert "sin el signo menos" in capsys.readouterr().out
-    only_repeats = dict(good, repetidos=lambda t, n: 1 - g.distinct_n(t, n))
+    only_repeats = dict(good, repeated=lambda t, n: 1 - g.distinct_n(t, n))
     assert check_11_5(only_repeats) is False
     assert "1 - distinct_n" in capsys.readouterr().out
     assert check_11_5({"distinct_n": g.distinct_n}) is False
@@ -231,13 +230,13 @@ def test_reference_coherence_metrics_on_known_inputs():
 def test_cap5_mask_rows_and_columns_says_ademas_de_and_explains_nan(capsys):
     import numpy as np
 
-    from labcode.book.exercises import PRACTICA_CAP5, check_cap5_mascara
+    from labcode.book.exercises import PRACTICE_CH5, check_ch5_mask
 
-    ids = np.asarray(PRACTICA_CAP5["ids"])
-    pad = PRACTICA_CAP5["pad_id"]
+    ids = np.asarray(PRACTICE_CH5["ids"])
+    pad = PRACTICE_CH5["pad_id"]
     T = ids.shape[1]
     causal = np.tril(np.ones((T, T), dtype=bool))
     both = causal[None] & (ids != pad)[:, None, :] & (ids != pad)[:, :, None]
-    assert not check_cap5_mascara(both)
+    assert not check_ch5_mask(both)
     out = capsys.readouterr().out
     assert "además de las claves" in out and "NaN" in out

@@ -28,32 +28,32 @@ def _cap11_good():
     {"patch_params": 16 * 16 * 3 * 768}, {"num_patches": [196, 1]},
 ])
 def test_cap11_patches_rejects_typical_wrong_answers(wrong):
-    assert ex.check_cap11_patches({**_cap11_good(), **wrong}) is False
+    assert ex.check_ch11_patches({**_cap11_good(), **wrong}) is False
 
 
 def test_cap11_patches_accepts_right_answer_in_any_numeric_form():
-    assert ex.check_cap11_patches(_cap11_good()) is True
+    assert ex.check_ch11_patches(_cap11_good()) is True
     as_tensors = {k: torch.tensor(float(v), requires_grad=True) for k, v in _cap11_good().items()}
-    assert ex.check_cap11_patches(as_tensors) is True
-    assert ex.check_cap11_patches({k: np.int64(v) for k, v in _cap11_good().items()}) is True
+    assert ex.check_ch11_patches(as_tensors) is True
+    assert ex.check_ch11_patches({k: np.int64(v) for k, v in _cap11_good().items()}) is True
 
 
 def _cap10_good():
-    return {"secuenciales_rnn": 512, "camino_rnn": 512, "secuenciales_atencion": 1,
-            "camino_atencion": 1, "n_igual_coste": 64}
+    return {"rnn_sequential": 512, "rnn_path": 512, "attention_sequential": 1,
+            "attention_path": 1, "equal_cost_n": 64}
 
 
 @pytest.mark.parametrize("wrong", [
-    {"n_igual_coste": 64.5}, {"n_igual_coste": "64"}, {"camino_rnn": INF},
-    {"secuenciales_atencion": 512}, {"camino_atencion": 511.9999},
+    {"equal_cost_n": 64.5}, {"equal_cost_n": "64"}, {"rnn_path": INF},
+    {"attention_sequential": 512}, {"attention_path": 511.9999},
 ])
 def test_cap10_rejects_typical_wrong_answers(wrong):
-    assert ex.check_cap10_complejidad({**_cap10_good(), **wrong}) is False
+    assert ex.check_ch10_complexity({**_cap10_good(), **wrong}) is False
 
 
 def test_cap10_accepts_right_answer():
-    assert ex.check_cap10_complejidad(_cap10_good()) is True
-    assert ex.check_cap10_complejidad({k: float(v) for k, v in _cap10_good().items()}) is True
+    assert ex.check_ch10_complexity(_cap10_good()) is True
+    assert ex.check_ch10_complexity({k: float(v) for k, v in _cap10_good().items()}) is True
 
 
 @pytest.fixture(scope="module")
@@ -72,34 +72,34 @@ def test_cap9_accepts_the_best_head_and_rejects_near_misses(maps):
 
     prev = head_statistics(maps)["previous"]
     best = tuple(int(i) for i in np.unravel_index(prev.argmax(), prev.shape))
-    assert ex.check_cap9_cabeza_anterior(best, maps) is True
-    assert ex.check_cap9_cabeza_anterior(torch.tensor(best), maps) is True
+    assert ex.check_ch9_previous_token_head(best, maps) is True
+    assert ex.check_ch9_previous_token_head(torch.tensor(best), maps) is True
     for wrong in [(best[0] + 0.9, best[1] + 0.9), "".join(map(str, best)), (best[0], INF),
                   (0, 0) if best != (0, 0) else (0, 1), (best[0],), (-1, best[1])]:
-        assert ex.check_cap9_cabeza_anterior(wrong, maps) is False, wrong
+        assert ex.check_ch9_previous_token_head(wrong, maps) is False, wrong
 
 
 def test_cap5_mask_accepts_right_and_rejects_typical_mistakes():
-    correct, mistakes = ex._cap5_masks()
-    assert ex.check_cap5_mascara(correct) is True
-    assert ex.check_cap5_mascara(torch.tensor(correct)[:, None]) is True
-    assert ex.check_cap5_mascara(correct.astype(float)) is True  # ceros y unos
+    correct, mistakes = ex.ch05._masks_ch5()
+    assert ex.check_ch5_mask(correct) is True
+    assert ex.check_ch5_mask(torch.tensor(correct)[:, None]) is True
+    assert ex.check_ch5_mask(correct.astype(float)) is True  # ceros y unos
     for wrong in list(mistakes.values()) + [correct * 0.5, np.where(correct, INF, 0.0),
                                               "máscara", correct[:, :-1]]:
-        assert ex.check_cap5_mascara(wrong) is False
+        assert ex.check_ch5_mask(wrong) is False
 
 
 def test_cap6_kv_cache_accepts_right_and_rejects_near_misses():
-    prompt = torch.tensor(ex.PRACTICA_CAP6["prompt"])
-    expected = ex.modelo_cap6().generate(prompt, ex.PRACTICA_CAP6["max_new_tokens"])
-    assert ex.check_cap6_kv_cache(expected) is True
-    assert ex.check_cap6_kv_cache(expected.float().requires_grad_()) is True
+    prompt = torch.tensor(ex.PRACTICE_CH6["prompt"])
+    expected = ex.model_ch6().generate(prompt, ex.PRACTICE_CH6["max_new_tokens"])
+    assert ex.check_ch6_kv_cache(expected) is True
+    assert ex.check_ch6_kv_cache(expected.float().requires_grad_()) is True
     near = expected.float().clone()
     near[0, -1] += 0.4
     off = expected.clone()
     off[0, -1] = (off[0, -1] + 1) % 40
     for wrong in [near, off, expected[:, prompt.shape[1]:], expected.float() * INF, "tokens"]:
-        assert ex.check_cap6_kv_cache(wrong) is False
+        assert ex.check_ch6_kv_cache(wrong) is False
 
 
 def test_11_2_table_accepts_right_and_rejects_wrong():
@@ -113,13 +113,13 @@ def test_11_2_table_accepts_right_and_rejects_wrong():
 
 
 def test_11_1_accepts_right_and_rejects_strings_and_tensors_with_grad():
-    expected, mistakes = ex._ex11_1_candidates()
-    assert ex.check_11_1(expected["pesos"]) is True
-    assert ex.check_11_1(torch.tensor(expected["pesos"], requires_grad=True)) is True
-    assert ex.check_11_1({"salida": torch.tensor(expected["salida"], requires_grad=True)})
-    assert ex.check_11_1(expected["pesos"].astype(str)) is False
+    expected, mistakes = ex.ch02._ex11_1_candidates()
+    assert ex.check_11_1(expected["weights"]) is True
+    assert ex.check_11_1(torch.tensor(expected["weights"], requires_grad=True)) is True
+    assert ex.check_11_1({"output": torch.tensor(expected["output"], requires_grad=True)})
+    assert ex.check_11_1(expected["weights"].astype(str)) is False
     assert ex.check_11_1(np.full((3, 3), INF)) is False
-    for wrong in mistakes["pesos"].values():
+    for wrong in mistakes["weights"].values():
         assert ex.check_11_1(wrong) is False
 
 
@@ -129,16 +129,16 @@ def test_11_4_refuses_strings_and_near_misses():
 
     good = classification_metrics(y_true, y_pred)
     answer = {k: good[k] for k in ("confusion_matrix", "precision", "recall", "f1")}
-    assert ex.check_cap7_metricas(answer, y_true, y_pred) is True
+    assert ex.check_ch7_metrics(answer, y_true, y_pred) is True
     for wrong in [{"precision": str(good["precision"])}, {"f1": good["f1"] + 1e-3},
                   {"recall": INF}, {"confusion_matrix": [["2", "1"], ["1", "2"]]},
                   {"precision": torch.tensor(good["precision"] + 0.01, requires_grad=True)}]:
-        assert ex.check_cap7_metricas({**answer, **wrong}, y_true, y_pred) is False
+        assert ex.check_ch7_metrics({**answer, **wrong}, y_true, y_pred) is False
 
 
 @pytest.mark.parametrize("check", [
-    ex.check_11_1, ex.check_11_2, ex.check_cap5_mascara, ex.check_cap6_kv_cache,
-    ex.check_cap10_complejidad, ex.check_cap11_patches,
+    ex.check_11_1, ex.check_11_2, ex.check_ch5_mask, ex.check_ch6_kv_cache,
+    ex.check_ch10_complexity, ex.check_ch11_patches,
 ])
 @pytest.mark.parametrize("weird", [
     torch.ones(3, requires_grad=True), INF, float("nan"), "11", b"\x00", object(),

@@ -222,16 +222,16 @@ def test_valid_arguments_work():
         assert _finite(out, allow_neg_inf), name
 
 
-CHECKS = [exercises.check_11_1, exercises.check_11_2, exercises.check_cap5_mascara,
-          exercises.check_cap6_kv_cache, exercises.check_cap10_complejidad,
-          exercises.check_cap11_patches]
+CHECKS = [exercises.check_11_1, exercises.check_11_2, exercises.check_ch5_mask,
+          exercises.check_ch6_kv_cache, exercises.check_ch10_complexity,
+          exercises.check_ch11_patches]
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @settings(max_examples=30, deadline=timedelta(seconds=10), derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(answer=st.one_of(bad_values, st.dictionaries(st.sampled_from(
-    ["num_patches", "seq_len", "patch_params", "pesos", "salida", "camino_rnn"]), bad_values,
+    ["num_patches", "seq_len", "patch_params", "weights", "output", "rnn_path"]), bad_values,
     max_size=3)))
 def test_exercise_checks_never_raise_and_reject_garbage(check, answer):
     out = io.StringIO()

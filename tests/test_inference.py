@@ -113,7 +113,7 @@ def test_step_cost_errors():
 
 
 def test_bandwidth_and_flops_byte_counts(monkeypatch):
-    monkeypatch.setattr(inf, "_median_seconds", lambda stmt, env, t: 0.5)
+    monkeypatch.setattr(inf, "_median_seconds", lambda fn, min_run_time: 0.5)
     bw = inf.measure_bandwidth(n_bytes=4096 * 4, min_run_time=0.01)
     assert bw["copy"] == 2 * 4096 * 4 / 0.5  # lee y escribe un vector
     assert bw["triad"] == 3 * 4096 * 4 / 0.5  # lee dos y escribe uno

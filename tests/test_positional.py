@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from labcode.book.exercises import _pe_variants_11_2, check_11_2
+from labcode.book.exercises import check_11_2
+from labcode.book.exercises.ch04 import _pe_variants_11_2
 from labcode.nn.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 from labcode.numpy_ref.attention import SelfAttentionNumPy
 from labcode.numpy_ref.positional import (

@@ -252,14 +252,6 @@ def test_missing_gguf_is_a_clear_error(tmp_path):
         pretrained.local_model_dir(spec)
 
 
-def test_cache_dir_follows_labcode_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path))
-    assert pretrained.cache_dir() == tmp_path
-    monkeypatch.delenv("LABCODE_CACHE")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert pretrained.cache_dir() == tmp_path / "xdg" / "labcode"
-
-
 # --- Dispositivo ------------------------------------------------------------------------
 
 
@@ -341,7 +333,7 @@ def test_sst2_full_profile_uses_everything(fake_sst2, monkeypatch):
     [
         ({"split": "test"}, ValueError, "test.*no tiene etiquetas"),
         ({"split": "train", "limit": 0}, ValueError, "limit"),
-        ({"split": "train", "limit": 2.5}, ValueError, "limit"),
+        ({"split": "train", "limit": 2.5}, TypeError, "limit debe ser un entero positivo"),
     ],
 )
 def test_sst2_bad_arguments(fake_sst2, kwargs, exc, pattern):

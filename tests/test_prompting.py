@@ -181,10 +181,10 @@ def test_evaluate_prompting(tiny):
     assert r["pred"].shape == (len(SENTS),)
     assert r["accuracy"] == pytest.approx(np.mean(r["pred"] == np.array(labels)))
     assert r["positive_rate"] == pytest.approx(np.mean(r["pred"] == 1))
-    assert 0 <= r["accuracy_calibrated"] <= 1
+    assert r["accuracy_calibrated"] == pytest.approx(
+        np.mean(r["pred_calibrated"] == np.array(labels)))
     assert r["content_free_probs"].sum() == pytest.approx(1.0)
     assert r["prefix_tokens"] == len(tok.encode(prompting.build_prefix([("bad movie", 0)])))
-    assert r["seconds"] > 0
     # sin entradas sin contenido: la calibrada es la directa
     r0 = prompting.evaluate_prompting(model, tok, SENTS, labels, content_free=())
     assert r0["accuracy_calibrated"] == r0["accuracy"]

@@ -26,20 +26,20 @@ def test_machine_and_versions_are_stated(g):
 
     assert f"NumPy {numpy.__version__}" in g["ap_versions"]
     assert f"PyTorch {torch.__version__}" in g["ap_versions"]
-    assert int(g["ap_cpus"]) >= 1 and int(g["ap_threads"]) >= 1
+    assert g.int("ap_cpus") >= 1 and g.int("ap_threads") >= 1
     assert g["ap_profile"] in ("quick", "full")
 
 
 def test_numpy_and_torch_attention_agree(g):
-    assert float(g["ap_np_diff"]) < 1e-4
-    assert float(g["ap_np_ratio_max"]) > 0
+    assert g.float("ap_np_diff") < 1e-4
+    assert g.float("ap_np_ratio_max") > 0
     assert g["ap_np_cfg"].startswith("lote de ")
 
 
 def test_mha_ratio_and_target_verdict_are_consistent(g):
-    ratios = [float(g["ap_mha_inference_ratio"]), float(g["ap_mha_training_ratio"])]
+    ratios = [g.float("ap_mha_inference_ratio"), g.float("ap_mha_training_ratio")]
     assert all(r > 0 for r in ratios)
-    assert float(g["ap_mha_diff"]) < 1e-4
+    assert g.float("ap_mha_diff") < 1e-4
     # El veredicto se deriva de las razones sin redondear; con dos decimales sólo
     # puede discrepar justo en el umbral.
     if max(ratios) < 1.19:
@@ -49,26 +49,26 @@ def test_mha_ratio_and_target_verdict_are_consistent(g):
 
 
 def test_generation_figures_are_consistent(g):
-    cache, no_cache, hf = (float(g[f"ap_gen_{k}"]) for k in ("labcode_cache",
+    cache, no_cache, hf = (g.float(f"ap_gen_{k}") for k in ("labcode_cache",
                                                               "labcode_no_cache", "hf"))
     assert min(cache, no_cache, hf) > 0
-    assert float(g["ap_gen_speedup"]) == pytest.approx(cache / no_cache, rel=0.05)
+    assert g.float("ap_gen_speedup") == pytest.approx(cache / no_cache, rel=0.05)
     assert g["ap_gen_target"] == ("sí" if cache >= hf else "no") or abs(cache - hf) < 0.2
-    assert int(g["ap_gen_params"]) == 124  # GPT-2 small
+    assert g.int("ap_gen_params") == 124  # GPT-2 small
 
 
 def test_finetuning_figures_come_from_chapter_7_of_this_build(g):
     ch7 = glued("book/07_fine_tuning_bert")
     assert g["ap_ft_acc"] == ch7["ch07_acc"]
     assert g["ap_ft_train_s"] == ch7["ch07_train_s"]
-    assert int(g["ap_ft_n_eval"]) == int(ch7["ch07_n_eval"])
+    assert g.int("ap_ft_n_eval") == int(ch7["ch07_n_eval"])
     assert g["ap_ft_target"] in ("sí", "no")
 
 
 def test_build_times_cover_every_executed_page(g):
     executed = {Path(p).name for p in notebook_files()} - {"rendimiento"}
-    assert int(g["ap_build_pages"]) >= len(executed)
-    assert float(g["ap_build_total"]) > 0
+    assert g.int("ap_build_pages") >= len(executed)
+    assert g.float("ap_build_total") > 0
     assert g["ap_build_slowest"] in executed
 
 
@@ -77,7 +77,7 @@ def test_gpu_results_file_is_shown_as_measured(g):
     assert g["ap_gpu_name"] == data["machine"]["gpu"]
     assert g["ap_gpu_date"] == data["date"]
     b1 = data["generation_b1"]["results"]
-    assert float(g["ap_gpu_b1_cache"]) == pytest.approx(b1["labcode_cache"]["tokens_per_s"], abs=1)
+    assert g.float("ap_gpu_b1_cache") == pytest.approx(b1["labcode_cache"]["tokens_per_s"], abs=1)
 
 
 def test_every_chapter_recorded_its_peak_memory_and_the_limit_is_reported_honestly(g):

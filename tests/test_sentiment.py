@@ -225,21 +225,21 @@ def test_length_bucketed_batches_cover_every_index_once():
     assert len(batches) == int(np.ceil(103 / 8)) and all(len(b) <= 8 for b in batches)
 
 
-def test_check_cap7_metricas_never_raises(capsys):
-    from labcode.book.exercises import check_cap7_metricas
+def test_check_ch7_metrics_never_raises(capsys):
+    from labcode.book.exercises import check_ch7_metrics
 
     yt, yp = [1, 1, 0, 0, 1], [1, 0, 0, 1, 1]
     good = {"confusion_matrix": [[1, 1], [1, 2]], "precision": 2 / 3, "recall": 2 / 3,
             "f1": 2 / 3}
-    assert check_cap7_metricas(good, yt, yp) is True
+    assert check_ch7_metrics(good, yt, yp) is True
     assert "✅" in capsys.readouterr().out
-    assert check_cap7_metricas(None, yt, yp) is False
+    assert check_ch7_metrics(None, yt, yp) is False
     assert "todavía no hay respuesta" in capsys.readouterr().out
     transposed = dict(good, confusion_matrix=[[1, 1], [1, 2]][::-1])
     for bad in [transposed, {"confusion_matrix": [[1, 1], [1, 2]]}, "x", dict(good, f1="a"),
                 dict(good, precision=float("nan"))]:
-        assert check_cap7_metricas(bad, yt, yp) is False
-    assert check_cap7_metricas(good, None, None) is False
+        assert check_ch7_metrics(bad, yt, yp) is False
+    assert check_ch7_metrics(good, None, None) is False
     # sin predicciones positivas, precisión y F1 valen 0 (no NaN)
     zero = {"confusion_matrix": [[2, 0], [3, 0]], "precision": 0.0, "recall": 0.0, "f1": 0.0}
-    assert check_cap7_metricas(zero, [0, 0, 1, 1, 1], [0] * 5) is True
+    assert check_ch7_metrics(zero, [0, 0, 1, 1, 1], [0] * 5) is True

@@ -27,6 +27,7 @@ from bookutil import skip_or_fail
 from labcode.hf import pretrained
 from labcode.hf.sentiment import BERTSentimentClassifier, UntrainedHeadWarning
 from labcode.utils.errors import CheckpointError, DataFormatError, LabcodeError
+from labcode.utils.runtime import quiet_transformers
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt",
                    "special_tokens_map.json")
@@ -54,7 +55,7 @@ def make_tiny_encoder(folder: Path) -> Path:
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
-    with pretrained._quiet_transformers():
+    with quiet_transformers():
         BertModel(config).save_pretrained(folder)
     for name in TOKENIZER_FILES:
         if (_minilm_dir() / name).is_file():
@@ -160,7 +161,7 @@ def _tiny_gpt2(folder: Path, safetensors: bool = True) -> Path:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = GPT2Config(vocab_size=64, n_positions=16, n_embd=8, n_layer=1, n_head=2)
-    with pretrained._quiet_transformers():
+    with quiet_transformers():
         GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=safetensors)
     return folder
 

@@ -275,27 +275,27 @@ def cases_misc():
                                                            get_profile)))
     good11 = {"num_patches": 196, "seq_len": 197, "patch_params": 16 * 16 * 3 * 768 + 768}
     for wrong in [196.9, "196", INF, NAN, [196], torch.tensor(196.5, requires_grad=True)]:
-        out.append((f"check_cap11_patches(num_patches={wrong!r})",
-                    lambda w=wrong: ex.check_cap11_patches({**good11, "num_patches": w})))
-    good10 = {"secuenciales_rnn": 512, "camino_rnn": 512, "secuenciales_atencion": 1,
-              "camino_atencion": 1, "n_igual_coste": 64}
+        out.append((f"check_ch11_patches(num_patches={wrong!r})",
+                    lambda w=wrong: ex.check_ch11_patches({**good11, "num_patches": w})))
+    good10 = {"rnn_sequential": 512, "rnn_path": 512, "attention_sequential": 1,
+              "attention_path": 1, "equal_cost_n": 64}
     for wrong in [64.5, "64", INF, NAN, torch.tensor(64.5, requires_grad=True)]:
-        out.append((f"check_cap10_complejidad(n_igual_coste={wrong!r})",
-                    lambda w=wrong: ex.check_cap10_complejidad({**good10, "n_igual_coste": w})))
-    expected, _ = ex._ex11_1_candidates()
-    for name, wrong in [("texto", expected["pesos"].astype(str)),
-                        ("requires_grad", torch.tensor(expected["pesos"] + 0.1,
+        out.append((f"check_ch10_complexity(equal_cost_n={wrong!r})",
+                    lambda w=wrong: ex.check_ch10_complexity({**good10, "equal_cost_n": w})))
+    expected, _ = ex.ch02._ex11_1_candidates()
+    for name, wrong in [("texto", expected["weights"].astype(str)),
+                        ("requires_grad", torch.tensor(expected["weights"] + 0.1,
                                                        requires_grad=True)),
                         ("inf", np.full((3, 3), INF))]:
         out.append((f"check_11_1({name})", lambda w=wrong: ex.check_11_1(w)))
-    correct, _ = ex._cap5_masks()
+    correct, _ = ex.ch05._masks_ch5()
     for name, wrong in [("requires_grad", torch.tensor(correct * 0.5, requires_grad=True)),
                         ("texto", correct.astype(str)), ("inf", np.where(correct, INF, 0))]:
-        out.append((f"check_cap5_mascara({name})", lambda w=wrong: ex.check_cap5_mascara(w)))
+        out.append((f"check_ch5_mask({name})", lambda w=wrong: ex.check_ch5_mask(w)))
     for name, wrong in [("texto", np.array([["3", "14"]])),
                         ("requires_grad", torch.ones(1, 18, requires_grad=True)),
                         ("inf", np.full((1, 18), INF))]:
-        out.append((f"check_cap6_kv_cache({name})", lambda w=wrong: ex.check_cap6_kv_cache(w)))
+        out.append((f"check_ch6_kv_cache({name})", lambda w=wrong: ex.check_ch6_kv_cache(w)))
     from labcode.numpy_ref.positional import sinusoidal_table
 
     table = sinusoidal_table(20, 8)

@@ -6,7 +6,8 @@ la capacidad de cálculo. Este módulo da las piezas para medirlo:
 
 - :func:`measure_bandwidth` y :func:`measure_matmul_flops`: el ancho de banda
   (copia y *triad* al estilo STREAM) y los FLOP/s de un producto de matrices en
-  esta máquina, con :class:`torch.utils.benchmark.Timer`.
+  esta máquina, con :mod:`labcode.utils.timing` (``torch.utils.benchmark.Timer``,
+  con un hilo).
 - :func:`step_cost`: bytes leídos y FLOPs de una pasada (un paso de
   decodificación o un *prefill*), calculados a partir del propio modelo
   (:class:`labcode.models.gpt.GPT` o :class:`labcode.models.llama.Llama`, cuantizado o no).
@@ -26,9 +27,7 @@ La decodificación especulativa y la caché estática están en
 from __future__ import annotations
 
 import copy
-import ctypes
 import math
-import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -37,9 +36,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.benchmark import Timer
 
-from labcode.utils.checks import positive_int
+from labcode.utils.checks import nonnegative_int, positive_int
+from labcode.utils.runtime import release_memory
+from labcode.utils.timing import time_autorange, time_interleaved
 
 __all__ = [
     "INT8_MODES",
@@ -64,8 +64,14 @@ __all__ = [
 # --- Medidas de la máquina ---------------------------------------------------------
 
 
-def _median_seconds(stmt: str, env: dict[str, Any], min_run_time: float) -> float:
-    return Timer(stmt=stmt, globals=env).blocked_autorange(min_run_time=min_run_time).median
+#: Hilos de las medidas de este módulo: uno, como ``Timer`` por defecto, para que las
+#: cifras del capítulo 13 no dependan de cuántos núcleos tenga la máquina.
+_NUM_THREADS = 1
+
+
+def _median_seconds(fn: Callable[[], object], min_run_time: float) -> float:
+    """Mediana de segundos por llamada de ``fn`` (:func:`labcode.utils.timing.time_autorange`)."""
+    return time_autorange(fn, min_run_time, num_threads=_NUM_THREADS).median_s
 
 
 def measure_bandwidth(n_bytes: int = 2**27, min_run_time: float = 0.5) -> dict[str, float]:
@@ -92,9 +98,8 @@ def measure_bandwidth(n_bytes: int = 2**27, min_run_time: float = 0.5) -> dict[s
     if n < 1024:
         raise ValueError(f"measure_bandwidth: n_bytes debe ser >= 4096; se recibió {n_bytes}.")
     a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
-    env = {"torch": torch, "a": a, "b": b, "c": c}
-    t_copy = _median_seconds("a.copy_(b)", env, min_run_time)
-    t_triad = _median_seconds("torch.add(b, c, alpha=3.0, out=a)", env, min_run_time)
+    t_copy = _median_seconds(lambda: a.copy_(b), min_run_time)
+    t_triad = _median_seconds(lambda: torch.add(b, c, alpha=3.0, out=a), min_run_time)
     return {"copy": 2 * 4 * n / t_copy, "triad": 3 * 4 * n / t_triad, "n_bytes": 4 * n}
 
 
@@ -102,7 +107,7 @@ def measure_matmul_flops(n: int = 1024, min_run_time: float = 0.5) -> float:
     """FLOP/s de un producto de matrices ``(n, n) @ (n, n)`` en float32 (``2 n³`` FLOPs)."""
     n = positive_int("measure_matmul_flops: n", n)
     a, b = torch.rand(n, n), torch.rand(n, n)
-    t = _median_seconds("a @ b", {"a": a, "b": b}, min_run_time)
+    t = _median_seconds(lambda: a @ b, min_run_time)
     return 2 * n**3 / t
 
 
@@ -275,24 +280,11 @@ def decode_ceiling(cost: StepCost, bandwidth: float) -> float:
 
 def time_calls(fns: dict[str, Callable[[], object]], repeats: int = 3,
                warmup: int = 1) -> dict[str, float]:
-    """Mediana de segundos por llamada de cada función, con repeticiones intercaladas.
-
-    Cada repetición es un :meth:`torch.utils.benchmark.Timer.timeit` de una llamada;
-    se alternan las funciones (A, B, A, B...) para que una carga variable de la
-    máquina les afecte por igual.
-    """
-    positive_int("time_calls: repeats", repeats)
-    if not fns or warmup < 0:
-        raise ValueError("time_calls: se esperaba al menos una función y warmup >= 0.")
-    timers = {name: Timer(stmt="fn()", globals={"fn": fn}) for name, fn in fns.items()}
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, timer in timers.items():
-            times[name].append(timer.timeit(1).mean)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    """Mediana de segundos por llamada de cada función, con repeticiones intercaladas
+    (:func:`labcode.utils.timing.time_interleaved`, con un hilo)."""
+    warmup = nonnegative_int("time_calls: warmup", warmup)
+    times = time_interleaved(fns, repeats, warmup, num_threads=_NUM_THREADS)
+    return {name: t.median_s for name, t in times.items()}
 
 
 @torch.inference_mode()
@@ -333,8 +325,9 @@ def batch_throughput(
         b = positive_int("batch_throughput: batch_size", b)
         prompt = torch.randint(0, vocab, (b, context_len), generator=g)
         _, past = model.forward_cached(prompt[:, :-1])
-        env = {"m": model, "tok": prompt[:, -1:], "past": past}
-        step_s = _median_seconds("m.forward_cached(tok, past)", env, min_run_time)
+        tok = prompt[:, -1:]
+        step_s = _median_seconds(lambda tok=tok, past=past: model.forward_cached(tok, past),
+                                 min_run_time)
         cost = step_cost(model, 1, context_len, batch_size=b)
         rows.append({"batch_size": b, "step_s": step_s, "tokens_per_s": b / step_s,
                      "flops_per_s": cost.flops / step_s, "intensity": cost.intensity})
@@ -495,7 +488,7 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
             for name, child in list(parent.named_children()):
                 if isinstance(child, nn.Linear):
                     setattr(parent, name, Int8Linear.from_linear(child, mode=mode))
-                    _release_freed_memory()
+                    release_memory()
         return model.eval()
     # Copia: deepcopy pone cada nn.Linear ya cuantizada en su sitio (memo) y nunca copia
     # sus pesos en float32; los pesos atados (embeddings = cabeza) se comparten con el
@@ -503,22 +496,8 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
     memo: dict[int, Any] = {id(m.weight): m.weight for m in linears}
     for m in linears:
         memo[id(m)] = Int8Linear.from_linear(m, mode=mode)
-        _release_freed_memory()
+        release_memory()
     return copy.deepcopy(model, memo=memo).eval()
-
-
-def _release_freed_memory() -> None:
-    """Devuelve al sistema la memoria libre del montón (glibc ``malloc_trim``).
-
-    Cuantizar capa a capa crea temporales en float32 de tamaños distintos; glibc los
-    libera pero no devuelve esas páginas, y el pico de memoria del proceso crece unos
-    500 MB por copia de SmolLM2. Fuera de glibc (macOS, Windows, musl) no hace nada.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - otra libc
-        pass
 
 
 # --- Calidad ------------------------------------------------------------------------

@@ -95,22 +95,20 @@ def attention_heatmap(
     if annotate is None:
         annotate = n_q <= 12 and n_k <= 12
     if annotate:
-        lo, hi = im.get_clim()
-        mid = lo + 0.5 * (hi - lo)
-        for i in range(n_q):
-            for j in range(n_k):
-                ax.text(
-                    j,
-                    i,
-                    format(w[i, j], fmt),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="black" if w[i, j] > mid else "white",
-                )
+        _annotate_cells(ax, w, fmt, im.get_clim())
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
+
+
+
+def _annotate_cells(ax: plt.Axes, w: np.ndarray, fmt: str, clim: tuple[float, float]) -> None:
+    """Escribe el valor de cada celda, en negro sobre las claras y en blanco sobre las oscuras."""
+    lo, hi = clim
+    mid = lo + 0.5 * (hi - lo)
+    for i, j in np.ndindex(*w.shape):
+        ax.text(j, i, format(w[i, j], fmt), ha="center", va="center", fontsize=8,
+                color="black" if w[i, j] > mid else "white")
 
 
 def heads_grid(

@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from labcode.utils.checks import positive_int
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeFileNotFoundError, LabcodeValueError
+from labcode.utils.runtime import quiet_transformers, timer
+from labcode.utils.timing import Timing, time_interleaved
 
 __all__ = [
     "BENCHMARKS",
@@ -45,7 +46,7 @@ __all__ = [
     "book_peak_memory",
     "machine_info",
     "run_cli",
-    "time_interleaved",
+    "summary",
     "write_json",
 ]
 
@@ -61,55 +62,6 @@ FINETUNE_TARGETS = {
 
 
 # --- Utilidades -------------------------------------------------------------------
-
-
-def time_interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int = 5, warmup: int = 1
-) -> dict[str, dict[str, Any]]:
-    """Mediana del tiempo de varias funciones, con repeticiones intercaladas.
-
-    Parameters
-    ----------
-    fns : dict
-        ``{nombre: función sin argumentos}``.
-    repeats : int
-        Repeticiones cronometradas de cada función (``>= 1``).
-    warmup : int
-        Llamadas previas sin cronometrar (``>= 0``).
-
-    Returns
-    -------
-    dict
-        ``{nombre: {"seconds": mediana, "all_seconds": [...]}}``.
-
-    Raises
-    ------
-    ValueError
-        Si ``fns`` está vacío o ``repeats``/``warmup`` no son válidos.
-    """
-    if not fns:
-        raise LabcodeValueError(
-            "time_interleaved: se esperaba al menos una función; se recibió {}."
-        )
-    if not isinstance(repeats, int) or not isinstance(warmup, int) or repeats < 1 or warmup < 0:
-        raise LabcodeValueError(
-            "time_interleaved: se esperaba repeats >= 1 y warmup >= 0 (enteros); "
-            f"se recibió repeats={repeats!r}, warmup={warmup!r}."
-        )
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - start)
-    return {name: {"seconds": statistics.median(ts), "all_seconds": ts}
-            for name, ts in times.items()}
 
 
 def _cpu_model() -> str:
@@ -152,10 +104,12 @@ def write_json(report: Any, path: str | os.PathLike) -> Path:
 
 def _check_sizes(**sizes: int) -> None:
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise LabcodeValueError(
-                f"se esperaba un entero positivo en {name}; se recibió {value!r}."
-            )
+        positive_int(name, value)
+
+
+def _ms(times: dict[str, Timing], name: str) -> float:
+    """Mediana en milisegundos de ``times[name]``."""
+    return 1e3 * times[name].median_s
 
 
 # --- Atención multi-cabeza ----------------------------------------------------------
@@ -204,9 +158,9 @@ def bench_mha_numpy(
         err = float(np.abs(run_numpy() - run_torch().double().numpy()).max())
         rows.append({
             "seq_len": n,
-            "numpy_ms": 1e3 * t["numpy"]["seconds"],
-            "torch_ms": 1e3 * t["torch"]["seconds"],
-            "ratio": t["numpy"]["seconds"] / t["torch"]["seconds"],
+            "numpy_ms": _ms(t, "numpy"),
+            "torch_ms": _ms(t, "torch"),
+            "ratio": t["numpy"].median_s / t["torch"].median_s,
             "max_abs_diff": err,
         })
     return {
@@ -242,55 +196,18 @@ def bench_mha_torch(
         ``modes``: por modo, los tiempos (ms) y ``ratio`` = nuestro / PyTorch;
         ``target_ratio`` y ``target_met``.
     """
-    from labcode.nn.blocks import MultiHeadAttention
-
     _check_sizes(seq_len=seq_len, d_model=d_model, num_heads=num_heads,
                  batch_size=batch_size, repeats=repeats)
     dev = torch.device(device or "cpu")
     torch.manual_seed(_check_seed(seed))
-    ref = nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dev)
-    ours = MultiHeadAttention(d_model, num_heads).to(dev)
-    with torch.no_grad():
-        wq, wk, wv = ref.in_proj_weight.chunk(3)
-        bq, bk, bv = ref.in_proj_bias.chunk(3)
-        for lin, w, b in ((ours.q_proj, wq, bq), (ours.k_proj, wk, bk), (ours.v_proj, wv, bv)):
-            lin.weight.copy_(w)
-            lin.bias.copy_(b)
-        ours.out_proj.weight.copy_(ref.out_proj.weight)
-        ours.out_proj.bias.copy_(ref.out_proj.bias)
+    ours, ref = _twin_attention(d_model, num_heads, dev)
     x = torch.randn(batch_size, seq_len, d_model, device=dev)
-
-    def infer_ours():
-        with torch.no_grad():
-            return ours(x)[0]
-
-    def infer_ref():
-        with torch.no_grad():
-            return ref(x, x, x, need_weights=False)[0]
-
-    def train_ours():
-        ours(x)[0].sum().backward()
-
-    def train_ref():
-        ref(x, x, x, need_weights=False)[0].sum().backward()
-
     ours.eval()
     ref.eval()
-    max_diff = float((infer_ours() - infer_ref()).abs().max())
-    modes = {}
-    t = time_interleaved({"ours": infer_ours, "torch": infer_ref}, repeats, warmup=2)
-    modes["inference"] = t
-    ours.train()
-    ref.train()
-    t = time_interleaved({"ours": train_ours, "torch": train_ref}, repeats, warmup=2)
-    modes["training"] = t
-    out = {}
-    for mode, t in modes.items():
-        out[mode] = {
-            "ours_ms": 1e3 * t["ours"]["seconds"],
-            "torch_ms": 1e3 * t["torch"]["seconds"],
-            "ratio": t["ours"]["seconds"] / t["torch"]["seconds"],
-        }
+    with torch.no_grad():
+        max_diff = float((ours(x)[0] - ref(x, x, x, need_weights=False)[0]).abs().max())
+    out = {mode: _mha_mode_times(ours, ref, x, mode, repeats)
+           for mode in ("inference", "training")}
     worst = max(m["ratio"] for m in out.values())
     return {
         "name": "mha",
@@ -302,6 +219,49 @@ def bench_mha_torch(
         "target_ratio": MHA_TARGET_RATIO,
         "target_met": worst <= MHA_TARGET_RATIO,
     }
+
+
+
+def _twin_attention(d_model: int, num_heads: int, dev: torch.device) -> tuple[nn.Module, nn.Module]:
+    """``labcode.nn.blocks.MultiHeadAttention`` con los pesos de un ``nn.MultiheadAttention``."""
+    from labcode.nn.blocks import MultiHeadAttention
+
+    ref = nn.MultiheadAttention(d_model, num_heads, batch_first=True).to(dev)
+    ours = MultiHeadAttention(d_model, num_heads).to(dev)
+    with torch.no_grad():
+        wq, wk, wv = ref.in_proj_weight.chunk(3)
+        bq, bk, bv = ref.in_proj_bias.chunk(3)
+        for lin, w, b in ((ours.q_proj, wq, bq), (ours.k_proj, wk, bk), (ours.v_proj, wv, bv)):
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        ours.out_proj.weight.copy_(ref.out_proj.weight)
+        ours.out_proj.bias.copy_(ref.out_proj.bias)
+    return ours, ref
+
+
+def _mha_mode_times(ours: nn.Module, ref: nn.Module, x: torch.Tensor, mode: str,
+                    repeats: int) -> dict[str, float]:
+    """Tiempos (ms) y razón nuestro / PyTorch en ``inference`` (sin gradientes) o
+    ``training`` (hacia delante y hacia atrás)."""
+    training = mode == "training"
+    ours.train(training)
+    ref.train(training)
+
+    def run(fn):
+        if training:
+            return lambda: fn().sum().backward()
+        return lambda: _no_grad(fn)
+
+    t = time_interleaved({"ours": run(lambda: ours(x)[0]),
+                          "torch": run(lambda: ref(x, x, x, need_weights=False)[0])},
+                         repeats, warmup=2)
+    return {"ours_ms": _ms(t, "ours"), "torch_ms": _ms(t, "torch"),
+            "ratio": t["ours"].median_s / t["torch"].median_s}
+
+
+def _no_grad(fn: Callable[[], Any]) -> Any:
+    with torch.no_grad():
+        return fn()
 
 
 # --- Generación ---------------------------------------------------------------------
@@ -330,11 +290,6 @@ def bench_generation(
     GPT-2. Decodificación voraz, sin token de fin: todos generan exactamente
     ``new_tokens`` tokens, y se comprueba que son los mismos.
     """
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from labcode.models.gpt import GPT
-    from labcode.hf.pretrained import _quiet_transformers
-
     _check_sizes(n_layer=n_layer, n_embd=n_embd, n_head=n_head, vocab_size=vocab_size,
                  n_positions=n_positions, batch_size=batch_size, prompt_len=prompt_len,
                  new_tokens=new_tokens, repeats=repeats)
@@ -345,39 +300,21 @@ def bench_generation(
         )
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(_check_seed(seed))
-    cfg = GPT2Config(vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
-                     n_layer=n_layer, n_head=n_head, bos_token_id=None, eos_token_id=None,
-                     pad_token_id=None)
-    with _quiet_transformers():
-        hf = GPT2LMHeadModel(cfg).eval().to(dev)
-    hf.generation_config.eos_token_id = None
-    hf.generation_config.bos_token_id = None
-    hf.generation_config.pad_token_id = 0
-    ours = GPT.from_hf(hf).to(dev).eval()
+    hf, ours = _twin_gpt2(dev, vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd,
+                          n_layer=n_layer, n_head=n_head)
     g = torch.Generator().manual_seed(_check_seed(seed))
     prompt = torch.randint(0, vocab_size, (batch_size, prompt_len), generator=g).to(dev)
-    mask = torch.ones_like(prompt)
     n = new_tokens
-
-    def hf_generate():
-        with _quiet_transformers():
-            return hf.generate(prompt, attention_mask=mask, max_new_tokens=n,
-                               min_new_tokens=n, do_sample=False)
-
-    methods = {
-        "labcode_cache": lambda: ours.generate(prompt, n, use_cache=True),
-        "labcode_no_cache": lambda: ours.generate(prompt, n, use_cache=False),
-        "hf": hf_generate,
-    }
+    methods = _generation_methods(hf, ours, prompt, n)
     with torch.no_grad():
         ref = methods["labcode_cache"]()
         same = {
             "no_cache_equals_cache": bool(torch.equal(ref, methods["labcode_no_cache"]())),
-            "hf_equals_cache": bool(torch.equal(ref, hf_generate())),
+            "hf_equals_cache": bool(torch.equal(ref, methods["hf"]())),
         }
         t = time_interleaved(methods, repeats, warmup)
-    results = {name: {**r, "tokens_per_s": n * batch_size / r["seconds"]}
-               for name, r in t.items()}
+    results = {name: {"seconds": r.median_s, "all_seconds": list(r.times_s),
+                      "tokens_per_s": n * batch_size / r.median_s} for name, r in t.items()}
     return {
         "name": "generation",
         "config": {"n_layer": n_layer, "n_embd": n_embd, "n_head": n_head,
@@ -388,6 +325,40 @@ def bench_generation(
         "same_tokens": same,
         "results": results,
         "target_met": results["labcode_cache"]["tokens_per_s"] >= results["hf"]["tokens_per_s"],
+    }
+
+
+def _twin_gpt2(dev: torch.device, **config: int) -> tuple[nn.Module, nn.Module]:
+    """Un ``GPT2LMHeadModel`` con pesos aleatorios y su copia en ``labcode.models.gpt.GPT``,
+    sin token de fin (así los dos generan siempre los tokens pedidos)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from labcode.models.gpt import GPT
+
+    cfg = GPT2Config(**config, bos_token_id=None, eos_token_id=None, pad_token_id=None)
+    with quiet_transformers():
+        hf = GPT2LMHeadModel(cfg).eval().to(dev)
+    hf.generation_config.eos_token_id = None
+    hf.generation_config.bos_token_id = None
+    hf.generation_config.pad_token_id = 0
+    return hf, GPT.from_hf(hf).to(dev).eval()
+
+
+
+def _generation_methods(hf: nn.Module, ours: nn.Module, prompt: torch.Tensor,
+                        n: int) -> dict[str, Callable[[], torch.Tensor]]:
+    """Las tres formas de generar ``n`` tokens voraces: con caché, sin caché y HF."""
+    mask = torch.ones_like(prompt)
+
+    def hf_generate():
+        with quiet_transformers():
+            return hf.generate(prompt, attention_mask=mask, max_new_tokens=n,
+                               min_new_tokens=n, do_sample=False)
+
+    return {
+        "labcode_cache": lambda: ours.generate(prompt, n, use_cache=True),
+        "labcode_no_cache": lambda: ours.generate(prompt, n, use_cache=False),
+        "hf": hf_generate,
     }
 
 
@@ -422,16 +393,14 @@ def bench_finetune(
     _check_sizes(epochs=epochs, batch_size=batch_size, max_length=max_length)
     train = pretrained.load_sst2("train", limit=train_limit)
     val = pretrained.load_sst2("validation")
-    t0 = time.perf_counter()
-    clf = BERTSentimentClassifier(max_length=max_length, device=device, seed=seed)
-    load_s = time.perf_counter() - t0
+    with timer() as load:
+        clf = BERTSentimentClassifier(max_length=max_length, device=device, seed=seed)
     run = pretrained.describe_run(clf.spec, n_train=len(train), n_eval=len(val),
                                   device=clf.device)
     hist = clf.fit(train["sentence"], train["label"], epochs=epochs, batch_size=batch_size,
                    lr=lr)
-    t1 = time.perf_counter()
-    metrics = clf.evaluate(val["sentence"], val["label"])
-    eval_s = time.perf_counter() - t1
+    with timer() as evaluation:
+        metrics = clf.evaluate(val["sentence"], val["label"])
     target = FINETUNE_TARGETS[run["profile"]]
     met = metrics["accuracy"] >= target["accuracy"] and (
         target["train_seconds"] is None or hist.train_seconds <= target["train_seconds"])
@@ -440,7 +409,8 @@ def bench_finetune(
         **run,
         "epochs": epochs, "batch_size": batch_size, "lr": max(hist.lr),
         "max_length": max_length, "steps": len(hist.step),
-        "load_seconds": load_s, "train_seconds": hist.train_seconds, "eval_seconds": eval_s,
+        "load_seconds": load["s"], "train_seconds": hist.train_seconds,
+        "eval_seconds": evaluation["s"],
         **metrics,
         "target": target,
         "target_met": bool(met),
@@ -477,7 +447,7 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
     """
     if build_dir is None:
         env = os.environ.get("LABCODE_BUILD_DIR", "").strip()
-        build_dir = env or Path(__file__).resolve().parent.parent / "_build"
+        build_dir = env or Path(__file__).resolve().parents[2] / "_build"  # labcode/book/..
     build = Path(build_dir)
     cache_path = build / ".jupyter_cache"
     if not cache_path.is_dir():
@@ -533,7 +503,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
 _DEFAULT = ("mha-numpy", "mha", "generation")
 
 
-def _summary(report: dict[str, Any]) -> str:
+def summary(report: dict[str, Any]) -> str:
     name = report["name"]
     if name == "mha-numpy":
         return "\n".join(
@@ -610,7 +580,7 @@ def run_cli(args: argparse.Namespace) -> int:
             print(f"  no se pudo medir: {exc}")
             continue
         reports[name] = report
-        print(_summary(report), flush=True)
+        print(summary(report), flush=True)
     if args.json:
         print(f"JSON: {write_json(reports, args.json)}")
     return 0 if len(reports) == len(names) else 1

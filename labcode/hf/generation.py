@@ -226,7 +226,7 @@ class GPT2TextGenerator:
         elif isinstance(model_name, pretrained.ModelSpec):
             spec = model_name
         elif isinstance(model_name, str) and model_name.strip():
-            spec = pretrained._spec_from_override(model_name.strip(), "decoder")
+            spec = pretrained.spec_from_override(model_name.strip(), "decoder")
         else:
             raise LabcodeTypeError(
                 "model_name debe ser None, un texto (id del Hub o ruta) o un ModelSpec; "

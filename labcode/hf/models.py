@@ -31,7 +31,8 @@ from labcode.models.bert import BertEncoder
 from labcode.models.gpt import GPT
 from labcode.models.hf_import import copy_safetensors
 from labcode.models.llama import Llama, LlamaConfig
-from labcode.utils.errors import CheckpointError, LabcodeValueError
+from labcode.utils.errors import CheckpointError, LabcodeValueError, short_reason
+from labcode.utils.runtime import quiet_transformers
 
 __all__ = [
     "hf_hub_reachable",
@@ -90,7 +91,7 @@ def load_gpt(name_or_path: str, **hf_kwargs: Any) -> GPT:
     hf_kwargs.update(pretrained.SAFE_LOAD_KWARGS)
     _check_gpt2_folder(name_or_path)
     try:
-        with pretrained._quiet_transformers():
+        with quiet_transformers():
             hf_model, info = GPT2LMHeadModel.from_pretrained(
                 name_or_path, output_loading_info=True, **hf_kwargs
             )
@@ -98,7 +99,7 @@ def load_gpt(name_or_path: str, **hf_kwargs: Any) -> GPT:
         raise pretrained.ModelNotAvailableError(
             f"load_gpt: no se pudo cargar {name_or_path!r} con transformers (¿sin conexión "
             "al Hub de Hugging Face o HF_HUB_OFFLINE=1?, ¿carpeta sin pesos safetensors?). "
-            f"Detalle: {pretrained._short_reason(err)}"
+            f"Detalle: {short_reason(err)}"
         ) from None
     pretrained.check_loading_info(info, Path(str(name_or_path)), "load_gpt")
     return GPT.from_hf(hf_model)
@@ -159,7 +160,7 @@ def load_minilm_hf() -> nn.Module:
 
     from labcode.hf.tokenization import minilm_model_dir
 
-    with pretrained._quiet_transformers():
+    with quiet_transformers():
         return BertModel.from_pretrained(str(minilm_model_dir())).eval()
 
 
@@ -184,9 +185,9 @@ def load_encoder(spec: Any = None) -> nn.Module:
     import transformers
 
     spec = pretrained.resolve_bert_model() if spec is None else spec
-    pretrained._check_kind(spec, "encoder", "load_encoder")
+    pretrained.check_kind(spec, "encoder", "load_encoder")
     folder = pretrained.local_model_dir(spec)
-    with pretrained._quiet_transformers():
+    with quiet_transformers():
         model = transformers.AutoModel.from_pretrained(folder, **pretrained.SAFE_LOAD_KWARGS)
     return model.eval()
 

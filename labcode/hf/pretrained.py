@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from labcode.data.registry import fetch
+from labcode.utils.checks import positive_int
 from labcode.utils.config import DataNotFoundError, cache_dir, get_profile
 from labcode.utils.errors import (
     CheckpointError,
@@ -63,8 +64,9 @@ from labcode.utils.errors import (
     LabcodeRuntimeError,
     LabcodeTypeError,
     LabcodeValueError,
+    short_reason,
 )
-from labcode.utils.runtime import quiet_bars
+from labcode.utils.runtime import quiet_bars, quiet_transformers
 
 if TYPE_CHECKING:  # pragma: no cover - sólo para anotaciones
     import datasets
@@ -80,7 +82,7 @@ __all__ = [
     "SST2_SUBSET_SEED",
     "amp_dtype",
     "autocast_context",
-    "cache_dir",
+    "check_kind",
     "check_loading_info",
     "check_model_type",
     "check_safetensors",
@@ -91,6 +93,7 @@ __all__ = [
     "load_sst2",
     "load_tokenizer",
     "local_model_dir",
+    "looks_like_path",
     "package_dir",
     "pick_device",
     "read_config",
@@ -98,6 +101,7 @@ __all__ = [
     "resolve_bert_model",
     "resolve_gpt_model",
     "smollm2_spec",
+    "spec_from_override",
     "sst2_default_size",
     "write_labcode_meta",
 ]
@@ -223,13 +227,13 @@ def smollm2_spec() -> ModelSpec:
     return _package_spec("decoder")
 
 
-def _looks_like_path(value: str) -> bool:
+def looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~")) or value in (".", "..")
 
 
-def _spec_from_override(value: str, kind: Literal["encoder", "decoder"]) -> ModelSpec:
+def spec_from_override(value: str, kind: Literal["encoder", "decoder"]) -> ModelSpec:
     env_var = _ENV_VAR[kind]
-    if _looks_like_path(value):
+    if looks_like_path(value):
         path = Path(value).expanduser()
         if path.is_file() and path.suffix == ".gguf" and kind == "decoder":
             return ModelSpec(path.stem, "local", str(path.resolve()), kind)
@@ -248,7 +252,7 @@ def _spec_from_override(value: str, kind: Literal["encoder", "decoder"]) -> Mode
 def _resolve(kind: Literal["encoder", "decoder"], full_id: str) -> ModelSpec:
     override = os.environ.get(_ENV_VAR[kind], "").strip()
     if override:
-        return _spec_from_override(override, kind)
+        return spec_from_override(override, kind)
     if get_profile() == "full":
         return ModelSpec(full_id, "hub", full_id, kind)
     return _package_spec(kind)
@@ -330,7 +334,7 @@ def _convert_gguf_into(gguf: Path, out: Path) -> None:
     tokenizer = transformers.AutoTokenizer.from_pretrained(
         gguf.parent, gguf_file=gguf.name, trust_remote_code=False
     )
-    with _quiet_transformers(), torch.device("meta"):
+    with quiet_transformers(), torch.device("meta"):
         model = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     # Su barra (tqdm.auto, sin opción para apagarla) sería un widget en el libro.
     with quiet_bars(sys.modules[load_gguf_checkpoint.__module__]):
@@ -426,31 +430,6 @@ def _ensure_gguf_converted(
 # --- Carga de modelos ------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silencia avisos y barras de progreso de transformers (p. ej. el informe de
-    carga que anuncia la cabeza de clasificación nueva)."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _short_reason(exc: BaseException, width: int = 160) -> str:
-    """Primera frase del mensaje de una excepción, recortada (para errores de una línea)."""
-    text = (str(exc).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
-    text = text or type(exc).__name__
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _check_local_folder(folder: Path, spec: ModelSpec, need_weights: bool = True) -> Path:
     if not folder.is_dir():
         raise ModelNotAvailableError(
@@ -508,7 +487,7 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise ModelNotAvailableError(f"La carpeta {folder} no tiene config.json.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(
-            f"{file} no es un JSON válido ({_short_reason(exc)}); la carpeta está dañada."
+            f"{file} no es un JSON válido ({short_reason(exc)}); la carpeta está dañada."
         ) from None
     if not isinstance(data, dict):
         raise CheckpointError(
@@ -557,7 +536,7 @@ def check_safetensors(folder: Path) -> list[Path]:
                 list(fh.keys())
         except Exception as exc:  # noqa: BLE001 - SafetensorError no se puede importar bien
             raise CheckpointError(
-                f"El fichero de pesos {file} está dañado o truncado ({_short_reason(exc)}); "
+                f"El fichero de pesos {file} está dañado o truncado ({short_reason(exc)}); "
                 "vuelve a guardarlo o a descargarlo."
             ) from None
     return files
@@ -627,7 +606,7 @@ def read_labcode_meta(folder: Path, kind: str | None = None) -> dict[str, Any] |
     try:
         meta = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{file} no es un JSON válido ({_short_reason(exc)}).") from None
+        raise CheckpointError(f"{file} no es un JSON válido ({short_reason(exc)}).") from None
     if not isinstance(meta, dict) or meta.get("format") != "labcode":
         raise CheckpointError(f"{file} no es un fichero de metadatos de labcode.")
     version = meta.get("format_version")
@@ -674,7 +653,7 @@ def local_model_dir(spec: ModelSpec, need_weights: bool = True) -> Path:
     try:
         folder = Path(snapshot_download(spec.path_or_id, allow_patterns=_HUB_PATTERNS))
     except (OSError, ValueError) as exc:  # sin red, no está en caché, id inexistente...
-        reason = _short_reason(exc)
+        reason = short_reason(exc)
         raise ModelNotAvailableError(
             f"No se pudo obtener el modelo {spec.path_or_id!r} del Hub de Hugging Face "
             f"(motivo: {reason}). " + _fix_hint(spec.kind)
@@ -682,7 +661,7 @@ def local_model_dir(spec: ModelSpec, need_weights: bool = True) -> Path:
     return _check_local_folder(folder, spec, need_weights)
 
 
-def _check_kind(spec: ModelSpec, kind: str, what: str) -> None:
+def check_kind(spec: ModelSpec, kind: str, what: str) -> None:
     if spec.kind != kind:
         raise LabcodeValueError(
             f"{what} necesita un modelo de tipo {kind!r}; se recibió {spec.name!r} de tipo "
@@ -705,7 +684,7 @@ def load_tokenizer(spec: ModelSpec):
 
     folder = local_model_dir(spec, need_weights=False)
     check_tokenizer_files(folder, spec.name)
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     if getattr(tokenizer, "pad_token", None) is None and getattr(tokenizer, "eos_token", None):
         tokenizer.pad_token = tokenizer.eos_token
@@ -744,13 +723,12 @@ def load_bert_for_classification(
     import transformers
 
     spec = resolve_bert_model() if spec is None else spec
-    _check_kind(spec, "encoder", "load_bert_for_classification")
-    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-        raise LabcodeValueError(f"num_labels debe ser un entero >= 1; se recibió {num_labels!r}.")
+    check_kind(spec, "encoder", "load_bert_for_classification")
+    num_labels = positive_int("num_labels", num_labels)
     folder = local_model_dir(spec)
     if expect_head is None:
         expect_head = read_labcode_meta(folder) is not None
-    with _quiet_transformers():
+    with quiet_transformers():
         # float32 siempre: transformers 5 conserva por defecto el tipo del fichero
         # (dtype="auto"), y AdamW sobre pesos float16 da NaN desde el primer paso.
         # La precisión mixta en GPU la pone autocast_context.
@@ -790,9 +768,9 @@ def load_causal_lm(spec: ModelSpec | None = None, dtype: torch.dtype = torch.flo
     import transformers
 
     spec = resolve_gpt_model() if spec is None else spec
-    _check_kind(spec, "decoder", "load_causal_lm")
+    check_kind(spec, "decoder", "load_causal_lm")
     folder = local_model_dir(spec)
-    with _quiet_transformers():
+    with quiet_transformers():
         model, info = transformers.AutoModelForCausalLM.from_pretrained(
             folder, dtype=dtype, output_loading_info=True, **SAFE_LOAD_KWARGS
         )
@@ -909,7 +887,7 @@ def _load_sst2_split(split: str) -> datasets.Dataset:
     except Exception as exc:  # noqa: BLE001 - DatasetGenerationError, ArrowInvalid...
         raise DataFormatError(
             f"No se pudo leer {file} como JSON Lines (una frase por línea con las claves "
-            f"sentence y label): {_short_reason(exc)}."
+            f"sentence y label): {short_reason(exc)}."
         ) from None
     missing = {"sentence", "label"} - set(ds.column_names)
     if missing:
@@ -955,9 +933,7 @@ def load_sst2(split: str, limit: int | None = None) -> datasets.Dataset:
         cómo arreglarlo).
     """
     _check_split(split)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise LabcodeValueError(f"limit debe ser None o un entero >= 1; se recibió {limit!r}.")
-    size = sst2_default_size(split) if limit is None else limit
+    size = sst2_default_size(split) if limit is None else positive_int("limit", limit)
     with _quiet_datasets():
         ds = _load_sst2_split(split)
         if size is not None and size < len(ds):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,8 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from labcode.utils import checks
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+from labcode.utils.runtime import progress, timer
 
 __all__ = [
     "PromptTemplate",
@@ -167,8 +168,7 @@ def select_examples(
     """
     sentences = _check_sentences(sentences)
     y = _check_labels(labels, len(sentences))
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise LabcodeValueError(f"k debe ser un entero >= 0; se recibió {k!r}.")
+    k = checks.nonnegative_int("k", k)
     n_pos, n_neg = k - k // 2, k // 2
     rng = np.random.default_rng(_check_seed(seed))
     order = rng.permutation(len(sentences))
@@ -280,30 +280,16 @@ def score_label_words(
 ) -> np.ndarray:
     """Log-probabilidad de cada palabra de etiqueta como siguiente *token*.
 
-    El prefijo se tokeniza (con los *tokens* especiales del tokenizador, p. ej.
-    BOS) y se pasa por el modelo una sola vez; cada consulta se tokeniza aparte
-    (sin *tokens* especiales). Las consultas se ordenan por longitud, se agrupan
-    en lotes rellenados **por la derecha** (con atención causal, los *tokens*
-    reales nunca ven el relleno, que va detrás) y se lee la salida en la última
-    posición real de cada una.
-
-    Parameters
-    ----------
-    model:
-        ``AutoModelForCausalLM`` (en modo evaluación).
-    tokenizer:
-        Con ``encode(text, add_special_tokens=...)``.
-    prefix:
-        Instrucción + ejemplos (:func:`build_prefix`); puede ser ``""``.
-    sentences:
-        Frases a clasificar.
-    template:
-        Plantilla (formato de la consulta y palabras de etiqueta).
-    batch_size:
-        Consultas por lote.
-    use_cache:
-        Si es ``False``, se vuelve a pasar el prefijo con cada lote (mismo
-        resultado, más lento: sirve para comprobar la caché).
+    El prefijo (instrucción + ejemplos, :func:`build_prefix`; puede ser ``""``) se
+    tokeniza con los *tokens* especiales del tokenizador (p. ej. BOS) y pasa por el
+    modelo una sola vez; cada consulta se tokeniza aparte (sin *tokens* especiales).
+    Las consultas se ordenan por longitud, se agrupan en lotes de ``batch_size``
+    rellenados **por la derecha** (con atención causal, los *tokens* reales nunca ven
+    el relleno, que va detrás) y se lee la salida en la última posición real de cada
+    una. ``model`` es un ``AutoModelForCausalLM``; ``tokenizer``, cualquiera con
+    ``encode(text, add_special_tokens=...)``. Con ``use_cache=False`` se vuelve a
+    pasar el prefijo con cada lote (mismo resultado, más lento: sirve para
+    comprobar la caché).
 
     Returns
     -------
@@ -316,58 +302,71 @@ def score_label_words(
     TypeError, ValueError
         Si las frases o las palabras de etiqueta no son válidas.
     """
-    from labcode.utils.runtime import progress
-
     template = PromptTemplate() if template is None else template
     sentences = _check_sentences(sentences)
     if not sentences:
         raise LabcodeValueError("sentences está vacía: no hay nada que puntuar.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise LabcodeValueError(f"batch_size debe ser un entero >= 1; se recibió {batch_size!r}.")
+    batch_size = checks.positive_int("batch_size", batch_size)
     if not isinstance(prefix, str):
         raise LabcodeTypeError(f"prefix debe ser una cadena; se recibió {type(prefix).__name__}.")
     label_ids = torch.tensor(label_token_ids(tokenizer, template.label_words))  # (2,)
+    queries = _query_ids(tokenizer, sentences, template)
     model.eval()
-    p_ids = torch.tensor([_prefix_ids(tokenizer, prefix)], dtype=torch.long)  # (1, P)
-    P = p_ids.shape[1]
-    # el cuerpo (bloques + norma final) y la cabeza de lenguaje por separado, para
-    # calcular los logits sólo donde hacen falta
-    body, head = model.base_model, model.get_output_embeddings()
-    kw = _cache_kwarg(body)
-    prefix_cache = None
-    if use_cache and P > 0:
-        prefix_cache = _output_cache(body(input_ids=p_ids, use_cache=True))
-
-    queries = [
-        tokenizer.encode(build_query(s, template), add_special_tokens=False) for s in sentences
-    ]
-    if any(len(q) == 0 for q in queries):
-        raise LabcodeValueError("Alguna consulta quedó vacía al tokenizar: revisa template.query.")
+    scorer = _LastTokenScorer(model, _prefix_ids(tokenizer, prefix), use_cache)
     order = np.argsort([len(q) for q in queries], kind="stable")
     out = np.empty((len(sentences), 2), dtype=np.float64)
     starts = range(0, len(order), batch_size)
     for a in progress(starts, desc="consultas", disable=not show_progress):
         idx = order[a : a + batch_size]
-        lens = torch.tensor([len(queries[i]) for i in idx])  # (B,)
-        T = int(lens.max())
-        ids = torch.zeros(len(idx), T, dtype=torch.long)  # relleno por la derecha (id 0)
-        for r, i in enumerate(idx):
-            ids[r, : len(queries[i])] = torch.tensor(queries[i])
-        B = len(idx)
-        if prefix_cache is not None:
-            cache = copy.deepcopy(prefix_cache)
+        h = scorer([queries[i] for i in idx])  # (B, V)
+        out[idx] = torch.log_softmax(h, dim=-1)[:, label_ids].double().numpy()  # (B, 2)
+    return out
+
+
+def _query_ids(tokenizer: Any, sentences: list[str], template: PromptTemplate) -> list[list[int]]:
+    """Los *tokens* de la consulta de cada frase (sin *tokens* especiales)."""
+    queries = [
+        tokenizer.encode(build_query(s, template), add_special_tokens=False) for s in sentences
+    ]
+    if any(len(q) == 0 for q in queries):
+        raise LabcodeValueError("Alguna consulta quedó vacía al tokenizar: revisa template.query.")
+    return queries
+
+
+class _LastTokenScorer:
+    """Logits del siguiente *token* tras ``prefijo + consulta`` para lotes de consultas.
+
+    El cuerpo (bloques + norma final) y la cabeza de lenguaje van por separado, para
+    calcular los logits solo en la última posición real de cada consulta. Con
+    ``use_cache``, el prefijo pasa por el modelo una sola vez y cada lote parte de
+    una copia de su caché KV.
+    """
+
+    def __init__(self, model: Any, prefix_ids: list[int], use_cache: bool):
+        self.p_ids = torch.tensor([prefix_ids], dtype=torch.long)  # (1, P)
+        self.body, self.head = model.base_model, model.get_output_embeddings()
+        self.kw = _cache_kwarg(self.body)
+        self.cache = None
+        if use_cache and prefix_ids:
+            self.cache = _output_cache(self.body(input_ids=self.p_ids, use_cache=True))
+
+    def __call__(self, queries: list[list[int]]) -> torch.Tensor:
+        B, P = len(queries), self.p_ids.shape[1]
+        lens = torch.tensor([len(q) for q in queries])  # (B,)
+        ids = torch.zeros(B, int(lens.max()), dtype=torch.long)  # relleno por la derecha (id 0)
+        for r, q in enumerate(queries):
+            ids[r, : len(q)] = torch.tensor(q)
+        if self.cache is not None:
+            cache = copy.deepcopy(self.cache)
             cache.batch_repeat_interleave(B)
-            hidden = body(input_ids=ids, use_cache=True, **{kw: cache}).last_hidden_state
+            hidden = self.body(input_ids=ids, use_cache=True, **{self.kw: cache})
             last = lens - 1  # hidden: (B, T, d)
         else:
-            full = torch.cat([p_ids.expand(B, P), ids], dim=1)  # (B, P + T)
-            hidden = body(input_ids=full, use_cache=False).last_hidden_state  # (B, P + T, d)
+            full = torch.cat([self.p_ids.expand(B, P), ids], dim=1)  # (B, P + T)
+            hidden = self.body(input_ids=full, use_cache=False)  # (B, P + T, d)
             last = P + lens - 1
-        # la cabeza de lenguaje sólo en la última posición real: (B, d) -> (B, V)
-        h = head(hidden[torch.arange(B), last]).float()
-        logp = torch.log_softmax(h, dim=-1)[:, label_ids]  # (B, 2)
-        out[idx] = logp.double().numpy()
-    return out
+        # la cabeza de lenguaje solo en la última posición real: (B, d) -> (B, V)
+        return self.head(hidden.last_hidden_state[torch.arange(B), last]).float()
 
 
 @torch.no_grad()
@@ -471,13 +470,10 @@ def evaluate_prompting(
     sentences = _check_sentences(sentences)
     y = _check_labels(labels, len(sentences))
     prefix = build_prefix(examples, template)
-    t0 = time.perf_counter()
     cf = _check_sentences(content_free, "content_free")
-    scores = score_label_words(
-        model, tokenizer, prefix, list(sentences) + cf, template, batch_size,
-        show_progress=show_progress,
-    )
-    seconds = time.perf_counter() - t0
+    with timer() as elapsed:
+        scores = score_label_words(model, tokenizer, prefix, list(sentences) + cf, template,
+                                   batch_size, show_progress=show_progress)
     scores, cf_scores = scores[: len(sentences)], scores[len(sentences) :]
     pred = scores.argmax(axis=1)
     if cf:
@@ -496,6 +492,6 @@ def evaluate_prompting(
         "content_free_probs": cf_probs,
         "k": len(examples),
         "prefix_tokens": len(_prefix_ids(tokenizer, prefix)),
-        "seconds": seconds,
+        "seconds": elapsed["s"],
         "n": len(sentences),
     }

@@ -42,7 +42,7 @@ from labcode.utils.errors import (
     LabcodeTypeError,
     LabcodeValueError,
 )
-from labcode.utils.runtime import progress
+from labcode.utils.runtime import progress, quiet_transformers
 
 __all__ = [
     "BERTSentimentClassifier",
@@ -271,9 +271,9 @@ class BERTSentimentClassifier:
             self.spec = model_name
         elif isinstance(model_name, (str, os.PathLike)):
             value = os.fspath(model_name)
-            if Path(value).is_dir() and not pretrained._looks_like_path(value):
+            if Path(value).is_dir() and not pretrained.looks_like_path(value):
                 value = "./" + value
-            self.spec = pretrained._spec_from_override(value, "encoder")
+            self.spec = pretrained.spec_from_override(value, "encoder")
         else:
             raise LabcodeTypeError(
                 f"model_name debe ser None, una cadena o una ruta; se recibió "
@@ -600,7 +600,7 @@ class BERTSentimentClassifier:
         }
 
         def build(tmp: Path) -> None:
-            with pretrained._quiet_transformers():  # sin barras de «Writing model shards»
+            with quiet_transformers():  # sin barras de «Writing model shards»
                 self.model.save_pretrained(tmp)
                 self.tokenizer.save_pretrained(tmp)
             if not any(tmp.glob("*.safetensors")):  # pragma: no cover - defensa
@@ -667,9 +667,9 @@ def chapter_model_dir(profile: str | None = None) -> Path:
     Es ``<caché de labcode>/ch07-sst2/<perfil>``; el capítulo 12 y el apéndice de
     rendimiento lo leen de ahí en lugar de volver a entrenar.
     """
-    from labcode.utils.config import get_profile
+    from labcode.utils.config import cache_dir, get_profile
 
-    return pretrained.cache_dir() / "ch07-sst2" / (profile or get_profile())
+    return cache_dir() / "ch07-sst2" / (profile or get_profile())
 
 
 def save_chapter_run(
@@ -801,9 +801,9 @@ def _validate_cli_args(args: argparse.Namespace) -> None:
         spec = pretrained.resolve_bert_model()
     else:
         value = checks.text("--model", args.model, allow_empty=False)
-        if Path(value).is_dir() and not pretrained._looks_like_path(value):
+        if Path(value).is_dir() and not pretrained.looks_like_path(value):
             value = "./" + value
-        spec = pretrained._spec_from_override(value, "encoder")
+        spec = pretrained.spec_from_override(value, "encoder")
     if spec.source != "hub":  # carpeta o paquete: se revisa ya (config, tipo, pesos)
         pretrained.local_model_dir(spec)
     if args.out:

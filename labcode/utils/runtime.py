@@ -4,8 +4,9 @@ cronómetro, pico de memoria y descripción del entorno.
 - :func:`set_seed` fija las semillas de ``random``, NumPy y PyTorch.
 - :func:`progress` devuelve una barra de progreso adecuada al entorno: widget en
   Jupyter, texto en una terminal, nada si ``LABCODE_PROGRESS=off``.
-- :func:`quiet_bars` apaga, bajo ese mismo ajuste, la barra de otra biblioteca.
-- :func:`timer`, :func:`peak_rss_bytes` y :func:`environment_summary`.
+- :func:`quiet_bars` apaga, bajo ese mismo ajuste, la barra de otra biblioteca;
+  :func:`quiet_transformers` silencia los avisos y las barras de transformers.
+- :func:`timer`, :func:`release_memory`, :func:`peak_rss_bytes` y :func:`environment_summary`.
 
 ``LABCODE_PROGRESS`` (``auto`` por defecto, ``text`` u ``off``) es un ajuste de
 labcode, no del libro: sirve igual en un registro de CI que en la construcción
@@ -95,6 +96,42 @@ def quiet_bars(module: Any) -> Iterator[None]:
         yield
     finally:
         module.tqdm = original
+
+
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silencia avisos y barras de progreso de transformers (p. ej. el informe de
+    carga que anuncia la cabeza de clasificación nueva) y los restaura al salir."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def release_memory() -> None:
+    """Recoge la basura y devuelve al sistema la memoria libre del montón (glibc ``malloc_trim``).
+
+    Tras soltar un modelo (o cuantizar capa a capa, que crea temporales en float32 de
+    tamaños distintos) glibc libera la memoria pero no devuelve esas páginas, y el pico
+    de memoria del proceso sigue creciendo con el siguiente modelo. Fuera de glibc
+    (macOS, Windows, musl) solo recoge la basura.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - otra libc
+        pass
 
 
 def peak_rss_bytes() -> int:
