@@ -10,13 +10,8 @@ import torch
 from toy_tasks import ReverseTask
 
 from labcode.data.seq2seq import DATE_FORMATS, CharVocab, DateTask, format_date
-from labcode.models.seq2seq import (
-    TrainConfig,
-    TransformerConfig,
-    TransformerModel,
-    exact_match,
-    train_seq2seq,
-)
+from labcode.models.seq2seq import TransformerConfig, TransformerModel
+from labcode.tasks.seq2seq import Seq2SeqTrainConfig, exact_match, train_seq2seq
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -169,7 +164,7 @@ def test_tiny_training_on_reversal_learns():
     m = small_model(src_vocab_size=len(task.src_vocab), tgt_vocab_size=len(task.tgt_vocab),
                     norm_first=True)  # fmt: skip
     res = train_seq2seq(
-        m, task, TrainConfig(steps=150, batch_size=64, lr=3e-3, warmup=20, log_every=10),
+        m, task, Seq2SeqTrainConfig(steps=150, batch_size=64, lr=3e-3, warmup=20, log_every=10),
         show_progress=False,
     )
     assert res.losses[-1] < 0.5 * res.losses[0]

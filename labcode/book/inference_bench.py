@@ -212,7 +212,7 @@ def _llama_and_text(small: bool) -> tuple[nn.Module, torch.Tensor, str]:
         return _tiny_llama(), ids, "Llama diminuto aleatorio"
     from labcode.hf import pretrained
     from labcode.models.llama import Llama
-    from labcode.tasks.quijote import load_quijote_text
+    from labcode.data.quijote import load_quijote_text
 
     spec = pretrained.smollm2_spec()
     tok = pretrained.load_tokenizer(spec)
