@@ -159,6 +159,7 @@ def test_bad_inputs_raise_clear_errors():
         m.generate(src, max_len=40)
 
 
+@pytest.mark.slow
 def test_tiny_training_on_reversal_learns():
     task = ReverseTask(3, 6)
     m = small_model(src_vocab_size=len(task.src_vocab), tgt_vocab_size=len(task.tgt_vocab),

@@ -59,6 +59,7 @@ def test_char_tokenizer_and_split(text):
     assert torch.equal(x[:, 1:], y[:, :-1])
 
 
+@pytest.mark.slow
 def test_tiny_training_lowers_loss_and_samples(text):
     res = q.train_char_gpt(
         text[:200_000], q.CharGPTTrainConfig(

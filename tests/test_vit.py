@@ -143,6 +143,7 @@ def test_baselines_shapes():
         SmallCNN()(torch.randn(3, 2, 8, 8))
 
 
+@pytest.mark.slow
 def test_tiny_training_learns():
     data = load_digits_dataset(test_size=0.3, seed=0, n_samples=400)
     tc = ViTTrainConfig(epochs=25, batch_size=32, lr=3e-3, warmup_epochs=1)
