@@ -210,6 +210,18 @@ def _amp(model: nn.Module, cfg: TrainConfig):
     return torch.autocast(device_type=device_type, dtype=cfg.amp_dtype), scaler
 
 
+def _step(model, batch, loss_fn, opt, cfg: TrainConfig, amp, lr: float | None) -> float:
+    """Un paso: fija la tasa (si no hay planificador), pérdida, ``backward`` y ``step``."""
+    if lr is not None:
+        for group in opt.param_groups:
+            group["lr"] = lr
+    autocast, scaler = amp
+    with autocast:
+        loss = loss_fn(model, batch)
+    _backward_step(loss, model, opt, cfg, scaler)
+    return loss.item()
+
+
 def train(
     model: nn.Module,
     batches: Iterable,
@@ -220,45 +232,26 @@ def train(
 ) -> TrainResult:
     """Entrena ``model`` durante ``cfg.steps`` pasos (o hasta ``cfg.max_seconds``).
 
-    Parameters
-    ----------
-    model : nn.Module
-        Se entrena en su sitio y queda en modo evaluación.
-    batches : iterable
-        Un lote por paso (se consumen como mucho ``cfg.steps``).
-    loss_fn : callable
-        ``loss_fn(model, lote)`` -> pérdida escalar.
-    cfg : TrainConfig
-    evaluate : callable, opcional
-        ``evaluate(pasos_hechos)``, cada ``cfg.eval_every`` pasos y en el último;
-        su tiempo no cuenta en ``seconds``. Después el modelo vuelve a ``train()``.
-    scheduler : callable, opcional
-        ``scheduler(optimizador)`` -> un planificador de PyTorch o de
-        ``transformers`` que sustituye a :func:`lr_at`.
-
-    Returns
-    -------
-    TrainResult
+    ``batches`` da un lote por paso (se consumen como mucho ``cfg.steps``) y
+    ``loss_fn(model, lote)`` devuelve la pérdida. ``evaluate(pasos_hechos)`` se
+    llama cada ``cfg.eval_every`` pasos y en el último; su tiempo no cuenta en
+    ``seconds`` y después el modelo vuelve a ``train()``. ``scheduler(optimizador)``,
+    si se da, crea un planificador (de PyTorch o de ``transformers``) que sustituye
+    a :func:`lr_at`. Al terminar, el modelo queda en modo evaluación.
     """
     opt = make_optimizer(model, cfg)
     sched = scheduler(opt) if scheduler is not None else None
-    autocast, scaler = _amp(model, cfg)
+    amp = _amp(model, cfg)
     res = TrainResult()
     bar = progress(total=cfg.steps, desc=cfg.desc, unit="paso", disable=not cfg.show_progress)
-    start = time.perf_counter()
-    eval_seconds = 0.0
+    start, eval_seconds = time.perf_counter(), 0.0
     model.train()
     for step, batch in zip(range(cfg.steps), batches):  # noqa: B905 (batches puede ser infinito)
-        if sched is None:
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg, time.perf_counter() - start)
-        res.lrs.append(opt.param_groups[0]["lr"])
-        with autocast:
-            loss = loss_fn(model, batch)
-        _backward_step(loss, model, opt, cfg, scaler)
+        lr = None if sched else lr_at(step, cfg, time.perf_counter() - start)
+        res.lrs.append(opt.param_groups[0]["lr"] if sched else lr)
+        res.losses.append(_step(model, batch, loss_fn, opt, cfg, amp, lr))
         if sched is not None:
             sched.step()
-        res.losses.append(loss.item())
         res.steps = step + 1
         bar.update(1)
         bar.set_postfix(loss=f"{res.losses[-1]:.3f}", refresh=False)

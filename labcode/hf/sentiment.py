@@ -408,23 +408,15 @@ class BERTSentimentClassifier:
     ) -> TrainingHistory:
         """Ajusta todo el modelo (codificador y cabeza) con entropía cruzada.
 
-        Usa el bucle común :func:`labcode.train.train`: AdamW (sin *weight decay*
-        en sesgos ni LayerNorm), calentamiento lineal durante ``warmup_ratio`` de
-        los pasos y decaimiento lineal a 0, recorte del gradiente a
-        ``max_grad_norm`` y precisión mixta en GPU. ``batch_size`` es por proceso
-        con ``torchrun``; ``lr=None`` usa :func:`default_lr`. Con ``eval_texts`` y
-        ``eval_labels`` mide la exactitud cada ``eval_every`` pasos (``None``:
-        unas 5 veces). ``progress`` muestra la barra.
-
-        Returns
-        -------
-        TrainingHistory
-            También queda en ``self.history_``.
-
-        Raises
-        ------
-        TypeError, ValueError
-            Con entradas no válidas (ver :meth:`evaluate`) o hiperparámetros fuera de rango.
+        Con el bucle común :func:`labcode.train.train`: AdamW (sin *weight decay* en
+        sesgos ni LayerNorm), calentamiento lineal durante ``warmup_ratio`` de los
+        pasos y decaimiento lineal a 0, recorte del gradiente a ``max_grad_norm`` y
+        precisión mixta en GPU. ``batch_size`` es por proceso con ``torchrun``;
+        ``lr=None`` usa :func:`default_lr`. Con ``eval_texts`` y ``eval_labels`` mide
+        la exactitud cada ``eval_every`` pasos (``None``: unas 5 veces). Devuelve el
+        :class:`TrainingHistory`, que también queda en ``self.history_``. Con entradas
+        no válidas (ver :meth:`evaluate`) o hiperparámetros fuera de rango lanza
+        ``TypeError`` o ``ValueError``.
         """
         texts = _check_texts(texts)
         y = _check_labels(labels, len(texts))
@@ -434,13 +426,12 @@ class BERTSentimentClassifier:
         sampler, gen = self._sampler(len(texts), distributed, rank, world)
         steps = math.ceil(len(sampler) / batch_size) * epochs
         eval_every = max(1, math.ceil(steps / 5)) if eval_every is None else eval_every
-        eval_every = _check_positive_int("eval_every", eval_every)
         cfg = TrainConfig(
             steps=steps, lr=lr, warmup=int(round(warmup_ratio * steps)), schedule="linear",
             weight_decay=checks.finite_float("weight_decay", weight_decay, low=0.0),
             grad_clip=checks.positive_float("max_grad_norm", max_grad_norm),
             amp_dtype=pretrained.amp_dtype(self.device),
-            eval_every=eval_every if eval_texts is not None else 0,
+            eval_every=0 if eval_texts is None else _check_positive_int("eval_every", eval_every),
             desc=f"fine-tuning {self.spec.name}", show_progress=bool(progress) and rank == 0,
         )
         hist = TrainingHistory(n_train=len(texts), epochs=epochs, batch_size=batch_size,

@@ -118,6 +118,15 @@ class TransformerClassifier(nn.Module):
         return self.head(self.norm(x[:, -1]))  # (B, num_classes)
 
 
+def _closest_lstm_hidden(vocab: int, embed: int, classes: int, target: int) -> int:
+    """El ``hidden_size`` de una LSTM de una capa con el recuento más cercano a ``target``."""
+
+    def count(h: int) -> int:  # embedding + LSTM (2 sesgos) + cabeza
+        return vocab * embed + 4 * h * (embed + h + 2) + h * classes + classes
+
+    return min(range(1, 8 * embed + 1), key=lambda h: abs(count(h) - target))
+
+
 def build_matched_models(
     d_model: int = 32,
     vocab_size: int = 16,
@@ -131,9 +140,8 @@ def build_matched_models(
 ) -> tuple[LSTMClassifier, TransformerClassifier]:
     """Una LSTM y un Transformer con un número de parámetros parecido.
 
-    Se construye primero el Transformer (``d_model``, ``d_ff = 2 d_model`` por
-    defecto) y después se elige el ``hidden_size`` de una LSTM de una capa (con
-    ``embed_dim = d_model``) cuyo recuento de parámetros sea el más cercano.
+    Primero el Transformer (``d_ff = 2 d_model`` por defecto); después, la LSTM de
+    una capa (``embed_dim = d_model``) con el recuento de parámetros más cercano.
 
     Parameters
     ----------
@@ -152,11 +160,7 @@ def build_matched_models(
     -------
     lstm, transformer
         :class:`labcode.nn.rnn.LSTMClassifier` y :class:`TransformerClassifier`.
-
-    Raises
-    ------
-    ValueError
-        Si no se logra igualar los recuentos dentro de ``tolerance``.
+        Si no se logra igualar los recuentos dentro de ``tolerance``, lanza ``ValueError``.
     """
     d_model = _int("d_model", d_model)
     d_ff = 2 * d_model if d_ff is None else _int("d_ff", d_ff)
@@ -168,20 +172,13 @@ def build_matched_models(
             f"y num_heads={num_heads}."
         )
     torch.manual_seed(_check_seed(seed))
-    transformer = TransformerClassifier(
-        vocab_size, num_classes, d_model, num_heads, d_ff, num_layers, max_len
-    )
+    transformer = TransformerClassifier(vocab_size, num_classes, d_model, num_heads, d_ff,
+                                        num_layers, max_len)
     target = num_parameters(transformer)
-    v, e, k = vocab_size, d_model, num_classes
-
-    def lstm_count(h: int) -> int:  # embedding + LSTM (2 sesgos) + cabeza
-        return v * e + 4 * h * (e + h + 2) + h * k + k
-
-    hidden = min(range(1, 8 * d_model + 1), key=lambda h: abs(lstm_count(h) - target))
+    hidden = _closest_lstm_hidden(vocab_size, d_model, num_classes, target)
     torch.manual_seed(_check_seed(seed))
-    lstm = LSTMClassifier(
-        LSTMConfig(vocab_size=v, num_classes=k, embed_dim=e, hidden_size=hidden)
-    )
+    lstm = LSTMClassifier(LSTMConfig(vocab_size=vocab_size, num_classes=num_classes,
+                                     embed_dim=d_model, hidden_size=hidden))
     got = num_parameters(lstm)
     if abs(got - target) > tolerance * target:
         raise LabcodeValueError(

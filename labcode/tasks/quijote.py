@@ -138,6 +138,12 @@ def estimate_loss(
     return out
 
 
+def _lm_loss(model: GPT, batch) -> torch.Tensor:
+    """Entropía cruzada del siguiente carácter en cada posición del lote ``(x, y)``."""
+    x, y = batch
+    return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+
+
 def _trainer_config(cfg: CharGPTTrainConfig) -> TrainConfig:
     """Calentamiento lineal y coseno desde el paso 0 hasta ``min_lr_ratio``.
 
@@ -172,15 +178,11 @@ def train_char_gpt(
     Returns
     -------
     CharGPTResult
-        ``model`` (en modo evaluación), ``tokenizer`` y ``history`` con
-        ``step``, ``train_loss``, ``val_loss`` (evaluados cada ``eval_interval``
-        pasos y al final), ``lr``, ``batch_loss``, ``seconds``, ``steps_done``,
-        ``device``, ``stopped_by_time`` y el tamaño de cada partición.
-
-    Raises
-    ------
-    DataNotFoundError
-        Si ``text`` es ``None`` y no está el fichero del *Quijote*.
+        ``model`` (en modo evaluación), ``tokenizer`` y ``history`` con ``step``,
+        ``train_loss``, ``val_loss`` (cada ``eval_interval`` pasos y al final),
+        ``lr``, ``batch_loss``, ``seconds``, ``steps_done``, ``device``,
+        ``stopped_by_time`` y el tamaño de cada partición. Sin ``text`` ni el
+        fichero del *Quijote*, lanza ``DataNotFoundError``.
     """
     cfg = config if config is not None else CharGPTTrainConfig()
     unknown = set(overrides) - {f.name for f in fields(cfg)}
@@ -192,10 +194,9 @@ def train_char_gpt(
     torch.manual_seed(cfg.seed)
     tok = CharTokenizer(text)
     train_ids, val_ids = train_val_split(tok.encode(text), cfg.val_fraction)
-    model = GPT(GPTConfig(
-        vocab_size=tok.vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd,
-        n_layer=cfg.n_layer, n_head=cfg.n_head, dropout=cfg.dropout,
-    )).to(device)  # fmt: skip
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=cfg.block_size,
+                          n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
+                          dropout=cfg.dropout)).to(device)
     hist: dict = {"step": [], "train_loss": [], "val_loss": [],
                   "train_chars": len(train_ids), "val_chars": len(val_ids)}
 
@@ -206,16 +207,12 @@ def train_char_gpt(
         hist["train_loss"].append(losses["train"])
         hist["val_loss"].append(losses["val"])
 
-    def loss_fn(m: GPT, batch) -> torch.Tensor:
-        x, y = batch
-        return F.cross_entropy(m(x).flatten(0, 1), y.flatten())
-
     g = torch.Generator().manual_seed(cfg.seed)
     batches = (get_batch(train_ids, cfg.block_size, cfg.batch_size, generator=g, device=device)
                for _ in itertools.count())
     start = time.perf_counter()
     evaluate(0)
-    res = train(model, batches, loss_fn, _trainer_config(cfg), evaluate=evaluate)
+    res = train(model, batches, _lm_loss, _trainer_config(cfg), evaluate=evaluate)
     hist.update(batch_loss=res.losses, lr=res.lrs, seconds=time.perf_counter() - start,
                 steps_done=res.steps, device=str(device), stopped_by_time=res.stopped_by_time)
     return CharGPTResult(model=model, tokenizer=tok, config=cfg, history=hist)
