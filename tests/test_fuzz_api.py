@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from labcode.analysis import efficient_attention
 from labcode.book import exercises
-from labcode.data import quijote as data_quijote
+from labcode.data.tokenizer import CharTokenizer
 from labcode.hf import generation, sentiment
 from labcode.models import gpt
 from labcode.models import seq2seq as model
@@ -143,7 +143,7 @@ def _np_mha(d_model=8, num_heads=2, seed=0, x=None, mask=None):
 
 
 def _char_tok(text="hola mundo", encode="hola", decode=(0, 1, 2)):
-    tok = data_quijote.CharTokenizer(text)
+    tok = CharTokenizer(text)
     return tok.encode(encode), tok.decode(decode)
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from toy_tasks import ReverseTask
 
-from labcode.data.seq2seq import DATE_FORMATS, CharVocab, DateTask, format_date
+from labcode.data.seq2seq import DATE_FORMATS, DateTask, format_date
+from labcode.data.tokenizer import CharTokenizer
 from labcode.models.seq2seq import TransformerConfig, TransformerModel
 from labcode.tasks.seq2seq import Seq2SeqTrainConfig, exact_match, train_seq2seq
 
@@ -35,7 +36,7 @@ def small_model(norm_first=False, **kw) -> TransformerModel:
 
 
 def test_char_vocab_roundtrip_and_errors():
-    v = CharVocab("abc")
+    v = CharTokenizer.from_alphabet("abc")
     assert len(v) == 7 and (v.pad_id, v.bos_id, v.eos_id) == (0, 1, 2)
     ids = v.encode("cab", bos=True, eos=True)
     assert ids == [1, 6, 4, 5, 2]

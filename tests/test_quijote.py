@@ -8,6 +8,7 @@ from bookutil import skip_or_fail
 
 from labcode.book import presets
 from labcode.data import quijote as dq
+from labcode.data.tokenizer import CharTokenizer
 from labcode.tasks import quijote as q
 from labcode.utils.config import DataNotFoundError
 
@@ -43,13 +44,13 @@ def test_real_text_has_no_gutenberg_header_or_footer(text):
 
 
 def test_char_tokenizer_and_split(text):
-    tok = dq.CharTokenizer(text)
+    tok = CharTokenizer(text)
     assert 80 <= tok.vocab_size <= 120
     sample = "¿Quién es Dulcinea del Toboso?"
     assert tok.decode(tok.encode(sample)) == sample
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         tok.encode("€")
-    ids = tok.encode(text)
+    ids = torch.tensor(tok.encode(text))
     train, val = dq.train_val_split(ids, 0.1)
     assert len(train) + len(val) == len(ids)
     assert abs(len(val) - 0.1 * len(ids)) <= 1

@@ -215,7 +215,7 @@ def _cases_positional():
 
 
 def cases_generation():
-    from labcode.data.quijote import CharTokenizer
+    from labcode.data.tokenizer import CharTokenizer
     from labcode.hf import generation as gen
     from labcode.models.gpt import GPT, GPTConfig
 

@@ -3,15 +3,13 @@
 - :func:`load_quijote_text`: lee ``quijote/pg2000.txt`` (copia local, caché o
   descarga comprobada: :func:`labcode.data.registry.fetch`) y quita la
   cabecera y el pie de Project Gutenberg (:func:`strip_gutenberg`).
-- :class:`CharTokenizer`: un token por carácter.
+- El tokenizador (un token por carácter) es :class:`labcode.data.tokenizer.CharTokenizer`.
 - :func:`train_val_split`, :func:`get_batch`: datos de entrenamiento de un
   modelo de lenguaje (ventanas aleatorias desplazadas un carácter).
 """
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -24,7 +22,6 @@ __all__ = [
     "GUTENBERG_URL",
     "strip_gutenberg",
     "load_quijote_text",
-    "CharTokenizer",
     "train_val_split",
     "get_batch",
     "data_help_message",
@@ -92,80 +89,6 @@ def load_quijote_text(path: str | Path | None = None) -> str:
     if not path.is_file():
         raise DataNotFoundError(f"{data_help_message()} Detalle: no existe {path}.")
     return strip_gutenberg(path.read_text(encoding="utf-8-sig"))
-
-
-class CharTokenizer:
-    """Tokenizador por caracteres: cada carácter distinto del texto es un token.
-
-    Parameters
-    ----------
-    text : str
-        Texto del que se extrae el vocabulario (ordenado por código Unicode).
-    """
-
-    def __init__(self, text: str):
-        if not isinstance(text, str) or not text:
-            raise LabcodeValueError("CharTokenizer: se esperaba un texto no vacío.")
-        self.chars: list[str] = sorted(set(text))
-        self.stoi = {c: i for i, c in enumerate(self.chars)}
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> torch.Tensor:
-        """Texto -> tensor ``(len(text),)`` de ``torch.long``.
-
-        Raises
-        ------
-        ValueError
-            Si el texto tiene caracteres que no están en el vocabulario.
-        """
-        if not isinstance(text, str):
-            raise LabcodeTypeError(
-                "CharTokenizer.encode: se esperaba un texto (str); se recibió "
-                f"{type(text).__name__}."
-            )
-        unknown = sorted(set(text) - self.stoi.keys())
-        if unknown:
-            raise LabcodeValueError(
-                f"CharTokenizer: caracteres fuera del vocabulario: {unknown[:10]!r}."
-            )
-        return torch.tensor([self.stoi[c] for c in text], dtype=torch.long)
-
-    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
-        """Identificadores -> texto."""
-        if isinstance(ids, torch.Tensor):
-            if ids.is_floating_point() or ids.dtype == torch.bool or ids.dim() > 1:
-                raise LabcodeTypeError(
-                    "CharTokenizer.decode: se esperaba un tensor 1D de enteros; se recibió "
-                    f"dtype={ids.dtype}, forma {tuple(ids.shape)}."
-                )
-            ids = ids.tolist()
-        if isinstance(ids, (str, bytes)):
-            raise LabcodeTypeError(
-                "CharTokenizer.decode: se esperaba una lista de enteros, no un texto."
-            )
-        try:
-            ids = list(ids)
-        except TypeError:
-            raise LabcodeTypeError(
-                f"CharTokenizer.decode: se esperaba una lista de enteros; se recibió "
-                f"{type(ids).__name__}."
-            ) from None
-        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
-        if bad:
-            raise LabcodeTypeError(
-                f"CharTokenizer.decode: los ids deben ser enteros; se recibió {bad[0]!r}."
-            )
-        out = [i for i in ids if not 0 <= i < self.vocab_size]
-        if out:
-            raise LabcodeValueError(
-                f"CharTokenizer: hay ids fuera de [0, {self.vocab_size - 1}] "
-                f"(por ejemplo {out[0]}); "
-                "los índices negativos no cuentan desde el final."
-            )
-        return "".join(self.chars[i] for i in ids)
 
 
 def train_val_split(

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import torch
 import torch.nn.functional as F
 
-from labcode.data.quijote import CharTokenizer, get_batch, load_quijote_text, train_val_split
+from labcode.data.quijote import get_batch, load_quijote_text, train_val_split
+from labcode.data.tokenizer import CharTokenizer
 from labcode.models.gpt import GPT, GPTConfig
 from labcode.train import TrainConfig, train
 from labcode.utils import checks
@@ -193,7 +194,8 @@ def train_char_gpt(
     text = load_quijote_text() if text is None else text
     torch.manual_seed(cfg.seed)
     tok = CharTokenizer(text)
-    train_ids, val_ids = train_val_split(tok.encode(text), cfg.val_fraction)
+    ids = torch.tensor(tok.encode(text), dtype=torch.long)
+    train_ids, val_ids = train_val_split(ids, cfg.val_fraction)
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, n_positions=cfg.block_size,
                           n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
                           dropout=cfg.dropout)).to(device)
@@ -241,7 +243,7 @@ def sample_text(
     """
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(_check_seed(seed))
-    ids = tokenizer.encode(prompt).to(device)[None]  # (1, T)
+    ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long, device=device)  # (1, T)
     ctx = model.config.n_positions
     keep = max(1, ctx // 2)
     remaining = max_new_tokens
