@@ -13,6 +13,7 @@ from typing import Any
 
 from labcode.hf import pretrained
 from labcode.hf.sentiment import _KIND, META_FILE, BERTSentimentClassifier
+from labcode.utils.config import cache_dir, get_profile
 from labcode.utils.errors import CheckpointError
 
 __all__ = ["RUN_FILE", "chapter_model_dir", "save_chapter_run", "load_chapter_run"]
@@ -27,9 +28,7 @@ def chapter_model_dir(profile: str | None = None) -> Path:
     Es ``<caché de labcode>/ch07-sst2/<perfil>``; el capítulo 12 y el apéndice de
     rendimiento lo leen de ahí en lugar de volver a entrenar.
     """
-    from labcode.utils.config import get_profile
-
-    return pretrained.cache_dir() / "ch07-sst2" / (profile or get_profile())
+    return cache_dir() / "ch07-sst2" / (profile or get_profile())
 
 
 def save_chapter_run(
