@@ -31,7 +31,7 @@ __all__ = ["ViTTrainConfig", "TrainHistory", "evaluate_accuracy", "train_model",
 
 @dataclass
 class ViTTrainConfig:
-    """Configuración del bucle de entrenamiento (AdamW, calentamiento + coseno).
+    """Configuración de :func:`train_model` (AdamW, calentamiento + coseno, por épocas).
 
     Parameters
     ----------
@@ -63,12 +63,14 @@ class ViTTrainConfig:
     def __post_init__(self) -> None:
         checks.positive_int("ViTTrainConfig.epochs", self.epochs)
         checks.positive_int("ViTTrainConfig.batch_size", self.batch_size)
-        if not self.lr > 0:
-            raise LabcodeValueError(f"ViTTrainConfig.lr debe ser positivo; se recibió {self.lr}.")
-        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
-            raise LabcodeValueError(
-                f"ViTTrainConfig.shift debe ser un entero >= 0; se recibió {self.shift!r}."
-            )
+        checks.nonnegative_int("ViTTrainConfig.warmup_epochs", self.warmup_epochs)
+        checks.positive_float("ViTTrainConfig.lr", self.lr)
+        checks.finite_float("ViTTrainConfig.weight_decay", self.weight_decay, low=0.0)
+        checks.probability("ViTTrainConfig.label_smoothing", self.label_smoothing)
+        checks.nonnegative_int("ViTTrainConfig.shift", self.shift)
+        checks.seed(self.seed, "ViTTrainConfig.seed")
+        if self.num_threads is not None:
+            checks.positive_int("ViTTrainConfig.num_threads", self.num_threads)
 
 
 @dataclass
@@ -184,11 +186,12 @@ def train_model(
         )
     torch.set_num_threads(tc.num_threads or default_num_threads())
     n = len(data.x_train)
-    per_epoch = math.ceil(n / tc.batch_size)
+    per_epoch = math.ceil(n / tc.batch_size)  # pasos por época
+    eval_every = checks.positive_int("eval_every", eval_every)
     cfg = TrainConfig(
         steps=tc.epochs * per_epoch, lr=tc.lr, warmup=tc.warmup_epochs * per_epoch,
-        weight_decay=tc.weight_decay, eval_every=checks.positive_int("eval_every", eval_every)
-        * per_epoch, desc=type(model).__name__, show_progress=show_progress,
+        weight_decay=tc.weight_decay, eval_every=eval_every * per_epoch,
+        desc=type(model).__name__, show_progress=show_progress,
     )
     hist = TrainHistory(num_parameters=num_parameters(model, only_trainable=True))
 
