@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -174,3 +175,18 @@ def test_tiny_training_on_reversal_learns():
     pairs = task.sample_pairs(100, np.random.default_rng(1))
     acc, preds = exact_match(m, task, pairs)
     assert len(preds) == 100 and 0.0 <= acc <= 1.0
+
+
+def test_train_seq2seq_logs_the_mean_of_each_stretch():
+    task = ReverseTask(3, 6)
+    kw = dict(src_vocab_size=len(task.src_vocab), tgt_vocab_size=len(task.tgt_vocab))
+    cfg = Seq2SeqTrainConfig(steps=5, batch_size=8, warmup=2, log_every=2)
+    res = train_seq2seq(small_model(**kw), task, cfg, show_progress=False)
+    assert res.steps == [2, 4, 5] and len(res.losses) == 3
+    assert res.config["steps"] == 5 and res.seconds > 0
+    every = train_seq2seq(small_model(**kw), task, replace(cfg, log_every=1), show_progress=False)
+    # misma semilla, mismos lotes: cada tramo es la media de sus pasos
+    assert res.losses[0] == pytest.approx((every.losses[0] + every.losses[1]) / 2, rel=1e-12)
+    assert res.losses[2] == pytest.approx(every.losses[4], rel=1e-12)
+    with pytest.raises(TypeError, match="Seq2SeqTrainConfig"):
+        train_seq2seq(small_model(**kw), task, {"steps": 3})
