@@ -333,6 +333,7 @@ def train_mlm(
     def evaluate(step: int) -> None:
         result.val_losses[step] = _val_loss(model, val_ids, tokenizer, seq_len)
 
+    # weight decay 0.01 en todos los parámetros (también sesgos y normas), como en el capítulo 6
     cfg = TrainConfig(steps=steps, lr=lr, weight_decay=0.01, decay_all=True, grad_clip=1.0,
                       eval_every=eval_every if val_ids is not None else 0, desc="MLM",
                       show_progress=progress)
