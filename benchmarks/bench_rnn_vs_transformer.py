@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from labcode.book.bench import machine_info, write_json  # noqa: E402
 from labcode.models.seq2seq import default_num_threads  # noqa: E402
+from labcode.nn.params import num_parameters  # noqa: E402
 from labcode.tasks.longrange import (  # noqa: E402
     accuracy_vs_distance,
     build_matched_models,
-    count_parameters,
     crossover_length,
     time_models_vs_length,
 )
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
     timing_s = time.perf_counter() - t0
     L, a, b = res["length"], res["lstm"], res["transformer"]
     cross = crossover_length(L, b, a)
-    print(f"Parámetros: LSTM {count_parameters(lstm)}, Transformer {count_parameters(tr)}")
+    print(f"Parámetros: LSTM {num_parameters(lstm)}, Transformer {num_parameters(tr)}")
     print(f"{'n':>6} {'LSTM ms':>9} {'Transf. ms':>11} {'Transf./LSTM':>13}")
     for n, x, y in zip(L, a, b, strict=True):
         print(f"{n:>6} {1e3 * x:>9.2f} {1e3 * y:>11.2f} {y / x:>13.2f}")
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> dict:
             "lengths": L.tolist(),
             "lstm_s": a.tolist(),
             "transformer_s": b.tolist(),
-            "lstm_params": count_parameters(lstm),
-            "transformer_params": count_parameters(tr),
+            "lstm_params": num_parameters(lstm),
+            "transformer_params": num_parameters(tr),
             "crossover": cross,
             "ratio_at_max": float(b[-1] / a[-1]),
             "seconds": timing_s,

@@ -1,6 +1,6 @@
 """Benchmark del capítulo 5: entrenar el Transformer de fechas en CPU.
 
-Entrena la configuración del capítulo (``labcode.models.seq2seq.train_dates_model``), mide
+Entrena la configuración del capítulo (``labcode.tasks.seq2seq.train_dates_model``), mide
 el tiempo de pared del entrenamiento y la coincidencia exacta en fechas de prueba
 no vistas, y escribe un JSON con los resultados.
 
@@ -26,12 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from labcode.book.bench import machine_info, write_json  # noqa: E402
-from labcode.models.seq2seq import (  # noqa: E402
-    DATES_MODEL_CONFIG,
-    DATES_TRAIN_CONFIG,
-    exact_match,
-    train_dates_model,
-)
+from labcode.book.presets import DATES_MODEL_CONFIG, DATES_TRAIN_CONFIG  # noqa: E402
+from labcode.tasks.seq2seq import exact_match, train_dates_model  # noqa: E402
 
 TARGET_ACCURACY = 0.99
 TARGET_SECONDS = 120.0
@@ -52,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     model, task, result = train_dates_model(
-        num_threads=args.threads, show_progress=not args.no_progress, seed=args.seed
+        DATES_MODEL_CONFIG, DATES_TRAIN_CONFIG, num_threads=args.threads,
+        show_progress=not args.no_progress, seed=args.seed,
     )
     pairs = task.sample_pairs(args.n_test, np.random.default_rng(123), split="test")
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Benchmark del capítulo 11: entrenar el ViT de los dígitos 8x8 en CPU.
 
-Entrena la configuración del capítulo (``labcode.models.vit.VIT_DIGITS_CONFIG`` y
-``VIT_DIGITS_TRAIN_CONFIG``) con :func:`labcode.models.vit.train_vit`, mide el tiempo de
+Entrena la configuración del capítulo (``labcode.book.presets.VIT_DIGITS_CONFIG`` y
+``VIT_DIGITS_TRAIN_CONFIG``) con :func:`labcode.tasks.vit.train_vit`, mide el tiempo de
 pared del entrenamiento (sin las evaluaciones) y la exactitud en el conjunto de
 prueba, y escribe un JSON con los resultados.
 
@@ -23,12 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from labcode.book.bench import machine_info, write_json  # noqa: E402
-from labcode.models.vit import (  # noqa: E402
-    VIT_DIGITS_CONFIG,
-    VIT_DIGITS_TRAIN_CONFIG,
-    load_digits_dataset,
-    train_vit,
-)
+from labcode.book.presets import VIT_DIGITS_CONFIG, VIT_DIGITS_TRAIN_CONFIG  # noqa: E402
+from labcode.data.digits import load_digits_dataset  # noqa: E402
+from labcode.tasks.vit import train_vit  # noqa: E402
 
 TARGET_ACCURACY = 0.95
 TARGET_SECONDS = 120.0

@@ -27,6 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from labcode.analysis import efficient_attention
 from labcode.book import exercises
+from labcode.data.tokenizer import CharTokenizer
 from labcode.hf import generation, sentiment
 from labcode.models import gpt
 from labcode.models import seq2seq as model
@@ -34,6 +35,7 @@ from labcode.nn import blocks
 from labcode.numpy_ref import attention as attention_numpy
 from labcode.numpy_ref import positional
 from labcode.tasks import quijote
+from labcode.tasks import seq2seq as seq2seq_tasks
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeError
 
@@ -141,7 +143,7 @@ def _np_mha(d_model=8, num_heads=2, seed=0, x=None, mask=None):
 
 
 def _char_tok(text="hola mundo", encode="hola", decode=(0, 1, 2)):
-    tok = quijote.CharTokenizer(text)
+    tok = CharTokenizer(text)
     return tok.encode(encode), tok.decode(decode)
 
 
@@ -189,8 +191,9 @@ TARGETS = {
                                             max_new_tokens=2, temperature=1.0), False),
     "model.TransformerModel": (_transformer, dict(num_decoder_layers=1, dropout=0.0,
                                                   pad_id=0), False),
-    "model.TrainConfig": (model.TrainConfig, dict(steps=3, batch_size=2, lr=1e-3, warmup=1,
-                                                  grad_clip=1.0, seed=0, log_every=1), False),
+    "seq2seq.Seq2SeqTrainConfig": (seq2seq_tasks.Seq2SeqTrainConfig,
+                                   dict(steps=3, batch_size=2, lr=1e-3, warmup=1, grad_clip=1.0,
+                                        seed=0, log_every=1), False),
     "quijote.CharTokenizer": (_char_tok, dict(text="hola mundo", encode="hola",
                                               decode=(0, 1, 2)), False),
     "quijote.CharGPTTrainConfig": (quijote.CharGPTTrainConfig,

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from labcode.data.longrange import LongRangeTask
+from labcode.nn.params import num_parameters
 from labcode.tasks.longrange import (
-    LongRangeTask,
     TransformerClassifier,
     build_matched_models,
     complexity_table,
-    count_parameters,
     crossover_length,
     time_models_vs_length,
     train_and_eval,
@@ -84,7 +84,7 @@ def test_distance_error_message_is_clear():
 @pytest.mark.parametrize("d_model", [16, 32, 64])
 def test_matched_parameter_counts(d_model):
     lstm, tr = build_matched_models(d_model=d_model, vocab_size=16, num_classes=8)
-    a, b = count_parameters(lstm), count_parameters(tr)
+    a, b = num_parameters(lstm), num_parameters(tr)
     assert abs(a - b) <= 0.10 * b
     x = torch.randint(0, 16, (3, 9))
     assert lstm(x).shape == (3, 8) and tr(x).shape == (3, 8)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from toy_tasks import ReverseTask
 
-from labcode.data.seq2seq import DATE_FORMATS, CharVocab, DateTask, format_date
-from labcode.models.seq2seq import (
-    TrainConfig,
-    TransformerConfig,
-    TransformerModel,
-    exact_match,
-    train_seq2seq,
-)
+from labcode.data.seq2seq import DATE_FORMATS, DateTask, format_date
+from labcode.data.tokenizer import CharTokenizer
+from labcode.models.seq2seq import TransformerConfig, TransformerModel
+from labcode.tasks.seq2seq import Seq2SeqTrainConfig, exact_match, train_seq2seq
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -40,7 +37,7 @@ def small_model(norm_first=False, **kw) -> TransformerModel:
 
 
 def test_char_vocab_roundtrip_and_errors():
-    v = CharVocab("abc")
+    v = CharTokenizer.from_alphabet("abc")
     assert len(v) == 7 and (v.pad_id, v.bos_id, v.eos_id) == (0, 1, 2)
     ids = v.encode("cab", bos=True, eos=True)
     assert ids == [1, 6, 4, 5, 2]
@@ -164,12 +161,13 @@ def test_bad_inputs_raise_clear_errors():
         m.generate(src, max_len=40)
 
 
+@pytest.mark.slow
 def test_tiny_training_on_reversal_learns():
     task = ReverseTask(3, 6)
     m = small_model(src_vocab_size=len(task.src_vocab), tgt_vocab_size=len(task.tgt_vocab),
                     norm_first=True)  # fmt: skip
     res = train_seq2seq(
-        m, task, TrainConfig(steps=150, batch_size=64, lr=3e-3, warmup=20, log_every=10),
+        m, task, Seq2SeqTrainConfig(steps=150, batch_size=64, lr=3e-3, warmup=20, log_every=10),
         show_progress=False,
     )
     assert res.losses[-1] < 0.5 * res.losses[0]
@@ -177,3 +175,18 @@ def test_tiny_training_on_reversal_learns():
     pairs = task.sample_pairs(100, np.random.default_rng(1))
     acc, preds = exact_match(m, task, pairs)
     assert len(preds) == 100 and 0.0 <= acc <= 1.0
+
+
+def test_train_seq2seq_logs_the_mean_of_each_stretch():
+    task = ReverseTask(3, 6)
+    kw = dict(src_vocab_size=len(task.src_vocab), tgt_vocab_size=len(task.tgt_vocab))
+    cfg = Seq2SeqTrainConfig(steps=5, batch_size=8, warmup=2, log_every=2)
+    res = train_seq2seq(small_model(**kw), task, cfg, show_progress=False)
+    assert res.steps == [2, 4, 5] and len(res.losses) == 3
+    assert res.config["steps"] == 5 and res.seconds > 0
+    every = train_seq2seq(small_model(**kw), task, replace(cfg, log_every=1), show_progress=False)
+    # misma semilla, mismos lotes: cada tramo es la media de sus pasos
+    assert res.losses[0] == pytest.approx((every.losses[0] + every.losses[1]) / 2, rel=1e-12)
+    assert res.losses[2] == pytest.approx(every.losses[4], rel=1e-12)
+    with pytest.raises(TypeError, match="Seq2SeqTrainConfig"):
+        train_seq2seq(small_model(**kw), task, {"steps": 3})

@@ -77,6 +77,7 @@ def test_word_tokenizer_roundtrip_and_mask():
     assert tok.decode(tok.encode("de la")) == "de la"
 
 
+@pytest.mark.slow
 def test_tiny_bert_mlm_loss_falls():
     # Un texto con estructura fija: «el X come Y .» repetido con pocas palabras.
     g = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""Pruebas de labcode.tasks.quijote: lectura del texto, partición y un entrenamiento diminuto."""
+"""Pruebas de labcode.data.quijote y labcode.tasks.quijote: texto, partición y entrenamiento."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import pytest
 import torch
 from bookutil import skip_or_fail
 
+from labcode.book import presets
+from labcode.data import quijote as dq
+from labcode.data.tokenizer import CharTokenizer
 from labcode.tasks import quijote as q
 from labcode.utils.config import DataNotFoundError
 
@@ -18,16 +21,16 @@ FAKE = (
 
 
 def test_strip_gutenberg_on_synthetic_text():
-    body = q.strip_gutenberg(FAKE)
+    body = dq.strip_gutenberg(FAKE)
     assert body == "En un lugar de la Mancha, de cuyo nombre no quiero acordarme.\n"
     with pytest.raises(ValueError, match="START OF"):
-        q.strip_gutenberg("texto sin marcas")
+        dq.strip_gutenberg("texto sin marcas")
 
 
 @pytest.fixture(scope="module")
 def text():
     try:
-        return q.load_quijote_text()
+        return dq.load_quijote_text()
     except DataNotFoundError as err:  # sin copia local, ni caché, ni descarga posible
         skip_or_fail(f"sin el texto del Quijote: {err}")
 
@@ -41,22 +44,23 @@ def test_real_text_has_no_gutenberg_header_or_footer(text):
 
 
 def test_char_tokenizer_and_split(text):
-    tok = q.CharTokenizer(text)
+    tok = CharTokenizer(text)
     assert 80 <= tok.vocab_size <= 120
     sample = "¿Quién es Dulcinea del Toboso?"
     assert tok.decode(tok.encode(sample)) == sample
     with pytest.raises(ValueError, match="fuera del vocabulario"):
         tok.encode("€")
-    ids = tok.encode(text)
-    train, val = q.train_val_split(ids, 0.1)
+    ids = torch.tensor(tok.encode(text))
+    train, val = dq.train_val_split(ids, 0.1)
     assert len(train) + len(val) == len(ids)
     assert abs(len(val) - 0.1 * len(ids)) <= 1
     assert torch.equal(val, ids[len(train):])  # la validación es el final del libro
-    x, y = q.get_batch(train, 16, 4, generator=torch.Generator().manual_seed(0))
+    x, y = dq.get_batch(train, 16, 4, generator=torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 16)
     assert torch.equal(x[:, 1:], y[:, :-1])
 
 
+@pytest.mark.slow
 def test_tiny_training_lowers_loss_and_samples(text):
     res = q.train_char_gpt(
         text[:200_000], q.CharGPTTrainConfig(
@@ -79,21 +83,21 @@ def test_tiny_training_lowers_loss_and_samples(text):
 
 
 def test_default_configs():
-    assert q.default_train_config("quick").max_seconds is not None
-    full = q.default_train_config("full")
-    assert full.n_embd > q.default_train_config("quick").n_embd
+    assert presets.default_train_config("quick").max_seconds is not None
+    full = presets.default_train_config("full")
+    assert full.n_embd > presets.default_train_config("quick").n_embd
     with pytest.raises(ValueError, match="perfil"):
-        q.default_train_config("turbo")
+        presets.default_train_config("turbo")
     with pytest.raises(TypeError, match="desconocidos"):
-        q.train_char_gpt("abc" * 100, q.default_train_config("quick"), capas=3)
+        q.train_char_gpt("abc" * 100, presets.default_train_config("quick"), capas=3)
 
 
 def test_missing_data_raises_helpful_error(tmp_path, monkeypatch, no_data_source):
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path))  # carpeta vacía
     with pytest.raises(DataNotFoundError) as info:
-        q.load_quijote_text()
+        dq.load_quijote_text()
     msg = str(info.value)
-    assert "LABCODE_DATA" in msg and q.GUTENBERG_URL in msg and no_data_source in msg
+    assert "LABCODE_DATA" in msg and dq.GUTENBERG_URL in msg and no_data_source in msg
     monkeypatch.setenv("LABCODE_DATA", str(tmp_path / "no-existe"))
     with pytest.raises(DataNotFoundError, match="gutenberg.org"):
         q.train_char_gpt()

@@ -60,6 +60,7 @@ def trained():
     return clf, texts, labels, before, hist
 
 
+@pytest.mark.slow
 def test_learns_synthetic_sentiment(trained):
     clf, texts, labels, before, hist = trained
     acc = clf.evaluate(texts, labels)["accuracy"]
@@ -69,6 +70,7 @@ def test_learns_synthetic_sentiment(trained):
     assert held_out == [1, 0]
 
 
+@pytest.mark.slow
 def test_history_is_recorded(trained):
     clf, texts, _, _, hist = trained
     assert isinstance(hist, TrainingHistory) and clf.history_ is hist
@@ -84,6 +86,7 @@ def test_history_is_recorded(trained):
     assert json.loads(json.dumps(d))["n_train"] == len(texts)
 
 
+@pytest.mark.slow
 def test_predict_and_proba_shapes(trained):
     clf, texts, _, _, _ = trained
     proba = clf.predict_proba(texts[:5] + [""], batch_size=2)
@@ -98,6 +101,7 @@ def test_predict_and_proba_shapes(trained):
                                clf.predict_proba(texts[:6]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_keys_and_consistency(trained):
     clf, texts, labels, _, _ = trained
     m = clf.evaluate(texts, labels)
@@ -119,6 +123,7 @@ def test_classification_metrics_by_hand():
     assert classification_metrics([0, 0], [0, 0])["f1"] == 0.0  # sin positivos: F1 = 0
 
 
+@pytest.mark.slow
 def test_save_and_load_same_predictions(trained, tmp_path):
     clf, texts, _, _, _ = trained
     folder = clf.save(tmp_path / "clf")
@@ -134,6 +139,7 @@ def test_save_and_load_same_predictions(trained, tmp_path):
         BERTSentimentClassifier.load(tmp_path)
 
 
+@pytest.mark.slow
 def test_long_texts_are_truncated(trained):
     clf, _, _, _, _ = trained
     long_text = " ".join(["wonderful"] * 2000)
@@ -143,6 +149,7 @@ def test_long_texts_are_truncated(trained):
     assert proba.shape == (1, 2) and np.isfinite(proba).all()
 
 
+@pytest.mark.slow
 def test_empty_string_is_classified(trained):
     clf, _, _, _, _ = trained
     batch = clf.encode([""])
@@ -163,6 +170,7 @@ def test_empty_string_is_classified(trained):
         (["a", "b"], [True, False], ValueError, r"labels\[0\]"),
     ],
 )
+@pytest.mark.slow
 def test_bad_inputs_raise_clear_errors(trained, texts, labels, exc, match):
     clf, _, _, _, _ = trained
     with pytest.raises(exc, match=match):
@@ -171,6 +179,7 @@ def test_bad_inputs_raise_clear_errors(trained, texts, labels, exc, match):
         clf.fit(texts, labels, progress=False)
 
 
+@pytest.mark.slow
 def test_bad_inputs_predict_and_hparams(trained):
     clf, texts, labels, _, _ = trained
     with pytest.raises(TypeError, match=r"texts\[0\].*bytes"):
@@ -243,3 +252,29 @@ def test_check_ch7_metrics_never_raises(capsys):
     # sin predicciones positivas, precisión y F1 valen 0 (no NaN)
     zero = {"confusion_matrix": [[2, 0], [3, 0]], "precision": 0.0, "recall": 0.0, "f1": 0.0}
     assert check_ch7_metrics(zero, [0, 0, 1, 1, 1], [0] * 5) is True
+
+
+def test_chapter_run_cache_without_a_saved_run(tmp_path, monkeypatch):
+    from labcode.book import runs
+
+    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path))
+    assert runs.chapter_model_dir("full") == tmp_path / "ch07-sst2" / "full"
+    assert runs.load_chapter_run("quick") is None
+    folder = runs.chapter_model_dir("quick")
+    folder.mkdir(parents=True)
+    (folder / runs.RUN_FILE).write_text("{}", encoding="utf-8")
+    assert runs.load_chapter_run("quick") is None  # sin el clasificador guardado
+
+
+@pytest.mark.slow
+def test_chapter_run_roundtrip(trained, tmp_path, monkeypatch):
+    from labcode.book import runs
+
+    monkeypatch.setenv("LABCODE_CACHE", str(tmp_path))
+    clf = trained[0]
+    folder = runs.save_chapter_run(clf, {"accuracy": 0.5, "n": 3}, profile="quick")
+    got_folder, record = runs.load_chapter_run("quick")
+    assert got_folder == folder.resolve() or got_folder == folder
+    assert record == {"accuracy": 0.5, "n": 3}
+    assert BERTSentimentClassifier.load(got_folder).predict(["great"]) == clf.predict(["great"])
+

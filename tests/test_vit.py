@@ -6,20 +6,18 @@ import pytest
 import torch
 
 from labcode.analysis.attention_maps import attention_rollout
+from labcode.data.digits import load_digits_dataset
 from labcode.models.vit import (
     MLPBaseline,
     PatchEmbedding,
     SmallCNN,
-    TrainConfig,
     ViT,
     ViTConfig,
     copy_patch_weights,
-    load_digits_dataset,
     patchify,
-    train_model,
-    train_vit,
     unpatchify,
 )
+from labcode.tasks.vit import ViTTrainConfig, train_model, train_vit
 
 TINY = ViTConfig(d_model=16, num_heads=2, num_layers=2, d_ff=32)
 
@@ -145,9 +143,10 @@ def test_baselines_shapes():
         SmallCNN()(torch.randn(3, 2, 8, 8))
 
 
+@pytest.mark.slow
 def test_tiny_training_learns():
     data = load_digits_dataset(test_size=0.3, seed=0, n_samples=400)
-    tc = TrainConfig(epochs=25, batch_size=32, lr=3e-3, warmup_epochs=1)
+    tc = ViTTrainConfig(epochs=25, batch_size=32, lr=3e-3, warmup_epochs=1)
     cfg = ViTConfig(d_model=32, num_heads=2, num_layers=2, d_ff=64)
     model, hist, _ = train_vit(cfg, tc, data=data, show_progress=False)
     assert len(hist.loss) == 25 and len(hist.test_accuracy) == 25

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labcode.data.seq2seq import CharVocab, Seq2SeqTask
+from labcode.data.seq2seq import Seq2SeqTask
+from labcode.data.tokenizer import CharTokenizer
 from labcode.utils.errors import LabcodeValueError
 
 
@@ -24,7 +25,7 @@ class ReverseTask(Seq2SeqTask):
                 f"se recibió min_len={min_len}, max_len={max_len}."
             )
         self.min_len, self.max_len = min_len, max_len
-        self.src_vocab = CharVocab("0123456789")
+        self.src_vocab = CharTokenizer.from_alphabet("0123456789")
         self.tgt_vocab = self.src_vocab
 
     def sample_pairs(

@@ -111,9 +111,9 @@ def _transformer_build(**kw):
 
 
 def cases_configs():
-    from labcode.models.seq2seq import TrainConfig
     from labcode.nn import blocks
     from labcode.tasks.quijote import CharGPTTrainConfig
+    from labcode.tasks.seq2seq import Seq2SeqTrainConfig
 
     gpt_valid = dict(vocab_size=16, n_positions=8, n_embd=8, n_layer=1, n_head=2)
     out = _config_cases("GPTConfig", _gpt_build, gpt_valid, {
@@ -124,7 +124,7 @@ def cases_configs():
     out += _config_cases("TransformerConfig", _transformer_build, tr_valid, {
         **{f: POSINT_BAD for f in tr_valid if f != "dropout"}, "num_decoder_layers": [0, -1, 1.5],
         "dropout": PROB_BAD, "pad_id": [-1, 100, None, 1.5], "eos_id": [-1, 100, "2"]})
-    out += _config_cases("TrainConfig", TrainConfig, {}, {
+    out += _config_cases("Seq2SeqTrainConfig", Seq2SeqTrainConfig, {}, {
         "steps": POSINT_BAD, "batch_size": POSINT_BAD, "log_every": POSINT_BAD,
         "lr": POSFLOAT_BAD, "grad_clip": NONNEG_FLOAT_BAD, "warmup": [-1, 1.5, None],
         "seed": SEED_BAD, "label_smoothing": [-0.1, 1.5, NAN], "weight_decay": [-1.0, NAN]})
@@ -215,9 +215,9 @@ def _cases_positional():
 
 
 def cases_generation():
+    from labcode.data.tokenizer import CharTokenizer
     from labcode.hf import generation as gen
     from labcode.models.gpt import GPT, GPTConfig
-    from labcode.tasks.quijote import CharTokenizer
 
     g = torch.Generator().manual_seed(0)
     t = lambda *s: torch.randn(*s, generator=g)  # noqa: E731

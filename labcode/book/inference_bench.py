@@ -211,8 +211,8 @@ def _llama_and_text(small: bool) -> tuple[nn.Module, torch.Tensor, str]:
         ids = torch.randint(0, 256, (512,), generator=torch.Generator().manual_seed(0))
         return _tiny_llama(), ids, "Llama diminuto aleatorio"
     from labcode.hf import pretrained
+    from labcode.data.quijote import load_quijote_text
     from labcode.hf.models import load_llama
-    from labcode.tasks.quijote import load_quijote_text
 
     spec = pretrained.smollm2_spec()
     tok = pretrained.load_tokenizer(spec)

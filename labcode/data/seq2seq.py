@@ -1,10 +1,11 @@
 """Tareas de secuencia a secuencia generadas en código (sin descargar nada).
 
-- :class:`CharVocab`: vocabulario de caracteres con tokens especiales
-  ``<pad>``, ``<bos>``, ``<eos>`` y ``<unk>``.
 - :class:`DateTask`: normalizar fechas escritas en español
   («el 3 de marzo del 2021», «03/03/2021», «martes, 3 de marzo de 2021»...) al
   formato ISO ``2021-03-03``.
+
+Los vocabularios son :class:`labcode.data.tokenizer.CharTokenizer` con los
+especiales ``<pad>``, ``<bos>``, ``<eos>`` y ``<unk>`` (ids 0 a 3).
 
 Todas comparten la interfaz de :class:`Seq2SeqTask`: ``sample_pairs`` devuelve
 pares de cadenas ``(fuente, destino)`` y ``collate`` los convierte en tensores
@@ -19,15 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from labcode.data.tokenizer import CharTokenizer
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeValueError
 
 __all__ = [
-    "PAD",
-    "BOS",
-    "EOS",
-    "UNK",
-    "CharVocab",
     "Seq2SeqTask",
     "DateTask",
     "MESES",
@@ -36,8 +33,6 @@ __all__ = [
     "format_date",
 ]
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
-SPECIALS = (PAD, BOS, EOS, UNK)
 
 MESES = (
     "enero", "febrero", "marzo", "abril", "mayo", "junio",
@@ -86,71 +81,14 @@ def format_date(date: _dt.date, fmt: str) -> str:
     )
 
 
-class CharVocab:
-    """Vocabulario de caracteres con cuatro tokens especiales al principio.
-
-    Los identificadores son ``<pad>=0``, ``<bos>=1``, ``<eos>=2``, ``<unk>=3`` y
-    después un identificador por carácter de ``alphabet``.
-
-    Parameters
-    ----------
-    alphabet : str
-        Caracteres del vocabulario (sin repetir).
-    """
-
-    def __init__(self, alphabet: str):
-        if len(set(alphabet)) != len(alphabet):
-            raise LabcodeValueError("CharVocab: el alfabeto tiene caracteres repetidos.")
-        self.itos: list[str] = list(SPECIALS) + list(alphabet)
-        self.stoi: dict[str, int] = {s: i for i, s in enumerate(self.itos)}
-        self.pad_id, self.bos_id, self.eos_id, self.unk_id = 0, 1, 2, 3
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __repr__(self) -> str:
-        return f"CharVocab(size={len(self)})"
-
-    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        """Texto -> lista de ids.
-
-        Raises
-        ------
-        ValueError
-            Si ``text`` contiene un carácter que no está en el vocabulario.
-        """
-        unknown = sorted({c for c in text if c not in self.stoi})
-        if unknown:
-            raise LabcodeValueError(
-                f"CharVocab.encode: caracteres fuera del vocabulario {unknown} en {text!r}; "
-                f"se esperaban caracteres de {''.join(self.itos[4:])!r}."
-            )
-        ids = [self.stoi[c] for c in text]
-        return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
-
-    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
-        """Ids -> texto. Ignora ``<pad>`` y ``<bos>`` y se detiene en ``<eos>``."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
-        out = []
-        for i in ids:
-            i = int(i)
-            if i == self.eos_id:
-                break
-            if i in (self.pad_id, self.bos_id):
-                continue
-            out.append(self.itos[i] if 0 <= i < len(self.itos) else UNK)
-        return "".join(out)
-
-
 class Seq2SeqTask:
     """Base de las tareas: vocabularios, muestreo de pares y relleno (*padding*).
 
     Las subclases definen ``src_vocab``, ``tgt_vocab`` y ``sample_pairs``.
     """
 
-    src_vocab: CharVocab
-    tgt_vocab: CharVocab
+    src_vocab: CharTokenizer
+    tgt_vocab: CharTokenizer
 
     def sample_pairs(
         self, n: int, rng: np.random.Generator, split: str = "train"
@@ -250,8 +188,8 @@ class DateTask(Seq2SeqTask):
         self.test_ordinals = np.sort(ordinals[:n_test])
         self.train_ordinals = np.sort(ordinals[n_test:])
         self.formats = tuple(formats)
-        self.src_vocab = CharVocab(SRC_ALPHABET)
-        self.tgt_vocab = CharVocab(TGT_ALPHABET)
+        self.src_vocab = CharTokenizer.from_alphabet(SRC_ALPHABET)
+        self.tgt_vocab = CharTokenizer.from_alphabet(TGT_ALPHABET)
 
     def __repr__(self) -> str:
         return (

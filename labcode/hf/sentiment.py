@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,8 @@ import numpy as np
 import torch
 
 from labcode.hf import pretrained
+from labcode.nn.params import num_parameters
+from labcode.train import TrainConfig, train
 from labcode.utils import checks
 from labcode.utils.errors import (
     CheckpointError,
@@ -42,19 +43,16 @@ from labcode.utils.errors import (
     LabcodeTypeError,
     LabcodeValueError,
 )
-from labcode.utils.runtime import progress, quiet_transformers
+from labcode.utils.runtime import quiet_transformers
 
 __all__ = [
     "BERTSentimentClassifier",
     "TrainingHistory",
     "UntrainedHeadWarning",
     "add_cli",
-    "chapter_model_dir",
     "classification_metrics",
     "default_lr",
-    "load_chapter_run",
     "run_cli",
-    "save_chapter_run",
 ]
 
 #: Fichero con los metadatos de labcode dentro de una carpeta guardada.
@@ -309,10 +307,9 @@ class BERTSentimentClassifier:
             f"device={self.device.type!r})"
         )
 
-    @property
-    def n_params(self) -> int:
+    def num_parameters(self) -> int:
         """Número de parámetros del modelo completo (codificador + cabeza)."""
-        return sum(p.numel() for p in self.model.parameters())
+        return num_parameters(self.model)
 
     def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokeniza un lote con relleno dinámico (hasta el más largo) y truncado.
@@ -412,160 +409,76 @@ class BERTSentimentClassifier:
     ) -> TrainingHistory:
         """Ajusta todo el modelo (codificador y cabeza) con entropía cruzada.
 
-        Parameters
-        ----------
-        texts, labels:
-            Frases de entrenamiento y sus etiquetas 0/1.
-        epochs, batch_size:
-            Épocas y tamaño del lote (por proceso si se usa ``torchrun``). Con
-            MiniLM y unos miles de frases, lotes de 16 dan más pasos de
-            actualización y, medido en SST-2, alrededor de un punto más de
-            exactitud que lotes de 32.
-        lr:
-            Tasa de aprendizaje máxima de AdamW; ``None`` usa :func:`default_lr`
-            (``1e-4`` para modelos pequeños como MiniLM, ``3e-5`` para BERT-base).
-        warmup_ratio:
-            Fracción de pasos de calentamiento lineal; después decae linealmente a 0.
-        weight_decay:
-            Decaimiento de pesos (no se aplica a sesgos ni a LayerNorm).
-        eval_texts, eval_labels:
-            Conjunto opcional para medir la exactitud durante el entrenamiento.
-        eval_every:
-            Cada cuántos pasos se evalúa; ``None`` reparte unas 5 evaluaciones.
-        max_grad_norm:
-            Norma máxima del gradiente (recorte).
-        progress:
-            Muestra una barra de progreso (:func:`labcode.utils.runtime.progress`).
-
-        Returns
-        -------
-        TrainingHistory
-            También queda en ``self.history_``.
-
-        Raises
-        ------
-        TypeError, ValueError
-            Con entradas no válidas (ver :meth:`evaluate`) o hiperparámetros fuera de rango.
+        Con el bucle común :func:`labcode.train.train`: AdamW (sin *weight decay* en
+        sesgos ni LayerNorm), calentamiento lineal durante ``warmup_ratio`` de los
+        pasos y decaimiento lineal a 0, recorte del gradiente a ``max_grad_norm`` y
+        precisión mixta en GPU. ``batch_size`` es por proceso con ``torchrun``;
+        ``lr=None`` usa :func:`default_lr`. Con ``eval_texts`` y ``eval_labels`` mide
+        la exactitud cada ``eval_every`` pasos (``None``: unas 5 veces). Devuelve el
+        :class:`TrainingHistory`, que también queda en ``self.history_``. Con entradas
+        no válidas (ver :meth:`evaluate`) o hiperparámetros fuera de rango lanza
+        ``TypeError`` o ``ValueError``.
         """
-        from torch.utils.data import DistributedSampler, RandomSampler
-
         texts = _check_texts(texts)
         y = _check_labels(labels, len(texts))
-        epochs = _check_positive_int("epochs", epochs)
-        batch_size = _check_positive_int("batch_size", batch_size)
-        warmup_ratio = checks.finite_float("warmup_ratio", warmup_ratio)
-        if not 0.0 <= warmup_ratio < 1.0:
-            raise LabcodeValueError(
-                f"warmup_ratio debe estar en [0, 1); se recibió {warmup_ratio!r}."
-            )
-        if (eval_texts is None) != (eval_labels is None):
-            raise LabcodeValueError("eval_texts y eval_labels deben darse juntos (o ninguno).")
-        if eval_texts is not None:
-            eval_texts = _check_texts(eval_texts, "eval_texts")
-            _check_labels(eval_labels, len(eval_texts), "eval_labels")
-        lr = default_lr(self.n_params) if lr is None else checks.positive_float("lr", lr)
-        max_grad_norm = checks.positive_float("max_grad_norm", max_grad_norm)
-        weight_decay = checks.finite_float("weight_decay", weight_decay, low=0.0)
-        show = bool(progress)
-
+        _check_fit_args(epochs, batch_size, warmup_ratio, eval_texts, eval_labels)
+        lr = default_lr(self.num_parameters()) if lr is None else checks.positive_float("lr", lr)
         distributed, rank, world = _dist_info()
-        gen = torch.Generator().manual_seed(self.seed)
-        indices = list(range(len(texts)))
-        if distributed:
-            sampler = DistributedSampler(
-                indices, num_replicas=world, rank=rank, shuffle=True, seed=self.seed
-            )
-        else:
-            sampler = RandomSampler(indices, generator=gen)
-
-        def collate(idx: list[int]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-            batch = self.encode([texts[i] for i in idx])
-            return batch, torch.as_tensor(y[idx], device=self.device)
-
-        lengths = np.array([len(t) for t in texts])
-        n_local = len(sampler)
-        steps_per_epoch = math.ceil(n_local / batch_size)
-        total = steps_per_epoch * epochs
-        warmup = int(round(warmup_ratio * total))
-        if eval_every is None:
-            eval_every = max(1, math.ceil(total / 5))
-        eval_every = _check_positive_int("eval_every", eval_every)
-
-        no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-        params = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for n, p in params if not n.endswith(no_decay)],
-             "weight_decay": weight_decay},
-            {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0},
-        ]
-        optimizer = torch.optim.AdamW(groups, lr=lr)
-
-        def schedule(step: int) -> float:  # calentamiento lineal y decaimiento lineal
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            return max(0.0, (total - step) / max(1, total - warmup))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        use_scaler = pretrained.amp_dtype(self.device) == torch.float16
-        scaler = torch.amp.GradScaler("cuda") if use_scaler else None
-
-        model: torch.nn.Module = self.model
-        if distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DDP(self.model, device_ids=ids)
-
-        hist = TrainingHistory(
-            n_train=len(texts), epochs=epochs, batch_size=batch_size, world_size=world
+        sampler, gen = self._sampler(len(texts), distributed, rank, world)
+        steps = math.ceil(len(sampler) / batch_size) * epochs
+        eval_every = max(1, math.ceil(steps / 5)) if eval_every is None else eval_every
+        cfg = TrainConfig(
+            steps=steps, lr=lr, warmup=int(round(warmup_ratio * steps)), schedule="linear",
+            weight_decay=checks.finite_float("weight_decay", weight_decay, low=0.0),
+            grad_clip=checks.positive_float("max_grad_norm", max_grad_norm),
+            amp_dtype=pretrained.amp_dtype(self.device),
+            eval_every=0 if eval_texts is None else _check_positive_int("eval_every", eval_every),
+            desc=f"fine-tuning {self.spec.name}", show_progress=bool(progress) and rank == 0,
         )
-        bar = _progress_bar(total, show and rank == 0, f"fine-tuning {self.spec.name}")
-        step = 0
-        train_time = 0.0
-        t0 = time.perf_counter()
-        for epoch in range(epochs):
-            if distributed:
-                sampler.set_epoch(epoch)
-            model.train()
-            order = list(sampler)  # barajado (y repartido entre procesos con DDP)
-            for idx in _length_bucketed_batches(order, lengths, batch_size, gen):
-                batch, targets = collate(idx)
-                with pretrained.autocast_context(self.device):
-                    logits = model(**batch).logits  # (B, 2)
-                loss = torch.nn.functional.cross_entropy(logits.float(), targets)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                    optimizer.step()
-                hist.lr.append(float(scheduler.get_last_lr()[0]))
-                scheduler.step()
-                step += 1
-                hist.step.append(step)
-                hist.loss.append(float(loss.detach()))
-                bar.update(1)
-                bar.set_postfix(loss=f"{hist.loss[-1]:.3f}")
-                if eval_texts is not None and rank == 0 and (step % eval_every == 0 or
-                                                             step == total):
-                    train_time += time.perf_counter() - t0
-                    acc = self.evaluate(eval_texts, eval_labels)["accuracy"]
-                    hist.eval_step.append(step)
-                    hist.eval_accuracy.append(acc)
-                    model.train()
-                    t0 = time.perf_counter()
-        train_time += time.perf_counter() - t0
-        bar.close()
-        hist.train_seconds = train_time
+        hist = TrainingHistory(n_train=len(texts), epochs=epochs, batch_size=batch_size,
+                               world_size=world)
+
+        def evaluate(step: int) -> None:
+            if rank == 0:
+                hist.eval_step.append(step)
+                hist.eval_accuracy.append(self.evaluate(eval_texts, eval_labels)["accuracy"])
+
+        batches = self._batches(texts, y, sampler, gen, batch_size, epochs)
+        res = train(self._ddp() if distributed else self.model, batches, _classification_loss,
+                    cfg, evaluate=evaluate)
+        hist.step, hist.loss, hist.lr = list(range(1, res.steps + 1)), res.losses, res.lrs
+        hist.train_seconds = res.seconds
         self.model.eval()
-        self.history_ = hist
-        self.trained_ = True
+        self.history_, self.trained_ = hist, True
         return hist
+
+    def _sampler(self, n: int, distributed: bool, rank: int, world: int):
+        """El muestreador barajado (repartido entre procesos con DDP) y el generador."""
+        from torch.utils.data import DistributedSampler, RandomSampler
+
+        gen = torch.Generator().manual_seed(self.seed)
+        if distributed:
+            return DistributedSampler(
+                range(n), num_replicas=world, rank=rank, shuffle=True, seed=self.seed
+            ), gen
+        return RandomSampler(range(n), generator=gen), gen
+
+    def _batches(self, texts, y, sampler, gen, batch_size: int, epochs: int):
+        """Lotes ``(entradas tokenizadas, etiquetas)`` de ``epochs`` épocas."""
+        lengths = np.array([len(t) for t in texts])
+        for epoch in range(epochs):
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+            for idx in _length_bucketed_batches(list(sampler), lengths, batch_size, gen):
+                batch = self.encode([texts[i] for i in idx])
+                yield batch, torch.as_tensor(y[idx], device=self.device)
+
+    def _ddp(self) -> torch.nn.Module:
+        """El modelo envuelto en ``DistributedDataParallel``."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(self.model, device_ids=ids)
 
     # -- persistencia -----------------------------------------------------------------
 
@@ -655,42 +568,27 @@ class BERTSentimentClassifier:
         return clf
 
 
-# --- El clasificador del capítulo 7, reutilizado por otros capítulos ----------------
-
-#: Fichero con las cifras de la ejecución del capítulo 7 dentro de su carpeta.
-RUN_FILE = "labcode_run.json"
-
-
-def chapter_model_dir(profile: str | None = None) -> Path:
-    """Carpeta de la caché donde el capítulo 7 guarda su clasificador ajustado.
-
-    Es ``<caché de labcode>/ch07-sst2/<perfil>``; el capítulo 12 y el apéndice de
-    rendimiento lo leen de ahí en lugar de volver a entrenar.
-    """
-    from labcode.utils.config import cache_dir, get_profile
-
-    return cache_dir() / "ch07-sst2" / (profile or get_profile())
-
-
-def save_chapter_run(
-    clf: BERTSentimentClassifier, record: dict[str, Any], profile: str | None = None
-) -> Path:
-    """Guarda el clasificador y las cifras de su ejecución (``record``, serializable en JSON)."""
-    return clf.save(chapter_model_dir(profile), extra_files={RUN_FILE: record})
+def _check_fit_args(epochs, batch_size, warmup_ratio, eval_texts, eval_labels) -> None:
+    """Valida los argumentos de :meth:`BERTSentimentClassifier.fit`."""
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
+    warmup_ratio = checks.finite_float("warmup_ratio", warmup_ratio)
+    if not 0.0 <= warmup_ratio < 1.0:
+        raise LabcodeValueError(
+            f"warmup_ratio debe estar en [0, 1); se recibió {warmup_ratio!r}."
+        )
+    if (eval_texts is None) != (eval_labels is None):
+        raise LabcodeValueError("eval_texts y eval_labels deben darse juntos (o ninguno).")
+    if eval_texts is not None:
+        eval_texts = _check_texts(eval_texts, "eval_texts")
+        _check_labels(eval_labels, len(eval_texts), "eval_labels")
 
 
-def load_chapter_run(profile: str | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """La carpeta y las cifras guardadas por el capítulo 7, o ``None`` si no hay ninguna."""
-    folder = chapter_model_dir(profile)
-    run_file = folder / RUN_FILE
-    if not (run_file.is_file() and (folder / META_FILE).is_file()):
-        return None
-    try:
-        if pretrained.read_labcode_meta(folder, _KIND) is None:
-            return None  # guardado por una versión anterior: se vuelve a entrenar
-    except CheckpointError:
-        return None
-    return folder, json.loads(run_file.read_text(encoding="utf-8"))
+def _classification_loss(model: torch.nn.Module, batch) -> torch.Tensor:
+    """Entropía cruzada (en float32) de un lote ``(entradas, etiquetas)``."""
+    inputs, targets = batch
+    logits = model(**inputs).logits  # (B, 2)
+    return torch.nn.functional.cross_entropy(logits.float(), targets)
 
 
 def _length_bucketed_batches(
@@ -710,23 +608,6 @@ def _length_bucketed_batches(
         batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
     perm = torch.randperm(len(batches), generator=gen).tolist()
     return [batches[i] for i in perm]
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, show: bool, desc: str):
-    if not show:
-        return _NoBar()
-    return progress(total=total, desc=desc, unit="paso")
 
 
 # --- Línea de órdenes ------------------------------------------------------------------
@@ -853,7 +734,7 @@ def run_cli(args: argparse.Namespace) -> int:
                     "n_train": len(train),
                     "epochs": args.epochs,
                     "batch_size": args.batch_size,
-                    "lr": args.lr or default_lr(clf.n_params),
+                    "lr": args.lr or default_lr(clf.num_parameters()),
                     "train_seconds": hist.train_seconds,
                     "final_loss": hist.loss[-1],
                     **metrics,

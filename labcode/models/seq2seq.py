@@ -1,12 +1,13 @@
-"""El Transformer completo encoder-decoder (Vaswani et al., 2017) y su entrenamiento.
+"""El Transformer completo encoder-decoder (Vaswani et al., 2017).
 
 - :class:`TransformerConfig`: hiperparámetros (``dataclass``).
 - :class:`TransformerModel`: *embeddings* + codificación posicional sinusoidal +
   ``N`` bloques encoder + ``N`` bloques decoder + proyección de salida; con
   ``encode``, ``decode``, ``forward``, ``loss``, ``generate`` (voraz o *beam search*)
   y ``cross_attention`` para visualizar la atención cruzada.
-- :func:`train_seq2seq` y :func:`exact_match`: el bucle de entrenamiento y la
-  métrica que comparten el capítulo 5 y ``benchmarks/bench_seq2seq.py``.
+- :func:`default_num_threads`: hilos de PyTorch para entrenar.
+
+La receta de entrenamiento (fechas del capítulo 5) está en :mod:`labcode.tasks.seq2seq`.
 
 Las máscaras se construyen dentro del modelo a partir de ``pad_id``: relleno en
 las claves de la fuente; causal y relleno en el destino. El relleno va siempre
@@ -17,11 +18,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,20 +31,14 @@ from labcode.nn.blocks import (
     causal_mask,
     padding_mask,
 )
+from labcode.nn.params import num_parameters
 from labcode.nn.positional import SinusoidalPositionalEncoding
 from labcode.utils import checks
-from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
     "TransformerConfig",
     "TransformerModel",
-    "TrainConfig",
-    "train_seq2seq",
-    "exact_match",
-    "DATES_MODEL_CONFIG",
-    "DATES_TRAIN_CONFIG",
-    "train_dates_model",
     "default_num_threads",
 ]
 
@@ -447,7 +439,7 @@ class TransformerModel(nn.Module):
         ``embeddings``, ``encoder``, ``decoder``, ``final_norms`` y ``lm_head``.
         """
         if not by_component:
-            return sum(p.numel() for p in self.parameters())
+            return num_parameters(self)
         seen: set[int] = set()
 
         def count(*mods: nn.Module) -> int:
@@ -468,201 +460,6 @@ class TransformerModel(nn.Module):
         }
 
 
-# ---------------------------------------------------------------------------
-# Entrenamiento y evaluación
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """Hiperparámetros de :func:`train_seq2seq`.
-
-    ``lr`` sube linealmente durante ``warmup`` pasos y después decae con un
-    coseno hasta ``lr * min_lr_ratio`` en el paso ``steps``.
-    """
-
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 1e-3
-    warmup: int = 100
-    min_lr_ratio: float = 0.05
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    label_smoothing: float = 0.0
-    seed: int = 0
-    log_every: int = 10
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every"):
-            checks.positive_int(f"TrainConfig: {name}", getattr(self, name))
-        checks.nonnegative_int("TrainConfig: warmup", self.warmup)
-        checks.positive_float("TrainConfig: lr", self.lr)
-        checks.finite_float("TrainConfig: min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0)
-        checks.finite_float("TrainConfig: weight_decay", self.weight_decay, low=0.0)
-        checks.finite_float("TrainConfig: grad_clip (0 = sin recorte)", self.grad_clip, low=0.0)
-        checks.probability("TrainConfig: label_smoothing", self.label_smoothing)
-        checks.seed(self.seed, "TrainConfig: seed")
-        if self.num_threads is not None:
-            checks.positive_int("TrainConfig: num_threads", self.num_threads)
-
-
-@dataclass
-class TrainResult:
-    """Lo que devuelve :func:`train_seq2seq`."""
-
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    config: dict = field(default_factory=dict)
-
-
-def _lr_at(step: int, tc: TrainConfig) -> float:
-    if step < tc.warmup:
-        return tc.lr * (step + 1) / tc.warmup
-    frac = (step - tc.warmup) / max(1, tc.steps - tc.warmup)
-    cos = 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
-    return tc.lr * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cos)
-
-
-def train_seq2seq(
-    model: TransformerModel,
-    task,
-    config: TrainConfig | None = None,
-    show_progress: bool = True,
-) -> TrainResult:
-    """Entrena ``model`` en ``task`` con AdamW, calentamiento y decaimiento coseno.
-
-    Parameters
-    ----------
-    model : TransformerModel
-        El modelo (se modifica en su sitio).
-    task : labcode.data.seq2seq.Seq2SeqTask
-        Proporciona lotes nuevos en cada paso con ``task.batch(n, rng)``.
-    config : TrainConfig, opcional
-        Pasos, tamaño de lote, tasa de aprendizaje...
-    show_progress : bool
-        Barra de progreso (:func:`labcode.utils.runtime.progress`).
-
-    Returns
-    -------
-    TrainResult
-        Pérdida media cada ``log_every`` pasos y el tiempo de pared en segundos.
-
-    Notes
-    -----
-    Si ``config.num_threads`` no es ``None``, fija ``torch.set_num_threads`` durante
-    el entrenamiento y restaura el valor anterior al terminar.
-    """
-    if not isinstance(model, TransformerModel):
-        raise LabcodeTypeError(
-            f"train_seq2seq: model debe ser un TransformerModel; se recibió {type(model).__name__}."
-        )
-    if config is not None and not isinstance(config, TrainConfig):
-        raise LabcodeTypeError(
-            "train_seq2seq: config debe ser un TrainConfig (o None); se recibió "
-            f"{type(config).__name__}. Ejemplo: TrainConfig(steps=200, batch_size=32)."
-        )
-    if not callable(getattr(task, "batch", None)):
-        raise LabcodeTypeError(
-            "train_seq2seq: task debe tener un método batch(n, rng) (por ejemplo, "
-            f"labcode.data.seq2seq.DateTask); se recibió {type(task).__name__}."
-        )
-    tc = config or TrainConfig()
-    old_threads = torch.get_num_threads()
-    if tc.num_threads is not None:
-        torch.set_num_threads(tc.num_threads)
-    try:
-        return _train_loop(model, task, tc, show_progress)
-    finally:
-        torch.set_num_threads(old_threads)
-
-
-def _train_loop(model, task, tc: TrainConfig, show_progress: bool) -> TrainResult:
-    from labcode.utils.runtime import progress
-
-    torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
-    decay = [p for p in model.parameters() if p.dim() > 1]
-    no_decay = [p for p in model.parameters() if p.dim() <= 1]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr, betas=(0.9, 0.98),
-    )  # fmt: skip
-    result = TrainResult(config=asdict(tc))
-    model.train()
-    running, count = 0.0, 0
-    start = time.perf_counter()
-    kw = {} if show_progress else {"disable": True}
-    with warnings.catch_warnings():
-        # tqdm.auto avisa en Jupyter sin ipywidgets; la barra de texto basta.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        bar = progress(range(tc.steps), desc="entrenando", **kw)
-    for step in bar:
-        for g in opt.param_groups:
-            g["lr"] = _lr_at(step, tc)
-        src, tgt = task.batch(tc.batch_size, rng)
-        loss = model.loss(src, tgt, label_smoothing=tc.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if tc.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        opt.step()
-        running += loss.item()
-        count += 1
-        if (step + 1) % tc.log_every == 0 or step + 1 == tc.steps:
-            result.steps.append(step + 1)
-            result.losses.append(running / count)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{running / count:.4f}")
-            running, count = 0.0, 0
-    result.seconds = time.perf_counter() - start
-    model.eval()
-    return result
-
-
-@torch.no_grad()
-def exact_match(
-    model: TransformerModel,
-    task,
-    pairs: list[tuple[str, str]],
-    batch_size: int = 500,
-    num_beams: int = 1,
-) -> tuple[float, list[tuple[str, str, str]]]:
-    """Exactitud de coincidencia exacta (*exact match*) de la salida generada.
-
-    Returns
-    -------
-    accuracy : float
-        Fracción de pares cuya predicción coincide exactamente con el destino.
-    predictions : list of (fuente, esperado, predicho)
-    """
-    model.eval()
-    preds: list[tuple[str, str, str]] = []
-    max_out = task.max_tgt_len() + 2
-    for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i : i + batch_size]
-        src = task.encode_sources([s for s, _ in chunk])
-        out = model.generate(src, max_len=max_out, num_beams=num_beams)
-        for (s, t), ids in zip(chunk, out, strict=True):
-            preds.append((s, t, task.tgt_vocab.decode(ids)))
-    acc = float(np.mean([t == p for _, t, p in preds])) if preds else 0.0
-    return acc, preds
-
-
-# ---------------------------------------------------------------------------
-# La configuración del capítulo 5 (fechas en español -> ISO)
-# ---------------------------------------------------------------------------
-
-#: Modelo del capítulo 5 (los tamaños de vocabulario se rellenan con la tarea).
-DATES_MODEL_CONFIG = dict(
-    d_model=64, num_heads=4, num_layers=2, d_ff=128, dropout=0.0, max_len=48, norm_first=True
-)
-#: Entrenamiento del capítulo 5.
-DATES_TRAIN_CONFIG = dict(steps=1200, batch_size=64, lr=2e-3, warmup=100, log_every=20)
-
-
 def default_num_threads() -> int:
     """Hilos de PyTorch para entrenar: ``LABCODE_NUM_THREADS`` o ``min(2, núcleos)``."""
     env = os.environ.get("LABCODE_NUM_THREADS")
@@ -675,32 +472,3 @@ def default_num_threads() -> int:
             ) from None
     return max(1, min(2, os.cpu_count() or 1))
 
-
-def train_dates_model(
-    num_threads: int | None = None,
-    show_progress: bool = True,
-    model_overrides: dict | None = None,
-    train_overrides: dict | None = None,
-    seed: int = 0,
-):
-    """Construye y entrena el modelo de fechas del capítulo 5.
-
-    Returns
-    -------
-    model : TransformerModel
-    task : labcode.data.seq2seq.DateTask
-    result : TrainResult
-    """
-    from labcode.data.seq2seq import DateTask
-
-    task = DateTask(seed=0)
-    num_threads = default_num_threads() if num_threads is None else num_threads
-    torch.manual_seed(_check_seed(seed))
-    mc = dict(DATES_MODEL_CONFIG, **(model_overrides or {}))
-    model = TransformerModel(
-        TransformerConfig(len(task.src_vocab), len(task.tgt_vocab), **mc)
-    )
-    tc = TrainConfig(**dict(DATES_TRAIN_CONFIG, seed=seed, num_threads=num_threads,
-                            **(train_overrides or {})))  # fmt: skip
-    result = train_seq2seq(model, task, tc, show_progress=show_progress)
-    return model, task, result

@@ -17,9 +17,10 @@ Piezas:
   :class:`labcode.nn.positional.LearnedPositionalEmbedding`.
 - El *attention rollout* :cite:`abnar2020quantifying` de sus mapas está en
   :func:`labcode.analysis.attention_maps.attention_rollout`.
-- :func:`load_digits_dataset`: los dígitos 8x8 de scikit-learn (1797 imágenes).
-- :class:`MLPBaseline` y :class:`SmallCNN`: líneas base; :func:`train_model`,
-  :func:`train_vit` y :func:`evaluate_accuracy`: un mismo bucle para los tres.
+- :class:`MLPBaseline` y :class:`SmallCNN`: líneas base.
+
+Los datos (dígitos 8x8 de scikit-learn) están en :mod:`labcode.data.digits` y la
+receta de entrenamiento (:func:`labcode.tasks.vit.train_vit`) en :mod:`labcode.tasks.vit`.
 
 Notación de formas: ``B`` lote, ``C`` canales, ``H, W`` alto y ancho, ``P`` lado
 del parche, ``N = (H/P)(W/P)`` número de parches, ``T = N + 1`` longitud de la
@@ -28,9 +29,7 @@ secuencia con el ``[CLS]``, ``D = d_model``, ``nh`` cabezas.
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,9 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.nn.blocks import TransformerEncoderBlock
+from labcode.nn.params import num_parameters
 from labcode.nn.positional import LearnedPositionalEmbedding
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
-from labcode.utils.runtime import progress
 
 __all__ = [
     "patchify",
@@ -49,18 +48,8 @@ __all__ = [
     "copy_patch_weights",
     "ViTConfig",
     "ViT",
-    "DigitsData",
-    "load_digits_dataset",
     "MLPBaseline",
     "SmallCNN",
-    "TrainConfig",
-    "TrainHistory",
-    "evaluate_accuracy",
-    "train_model",
-    "train_vit",
-    "count_parameters",
-    "VIT_DIGITS_CONFIG",
-    "VIT_DIGITS_TRAIN_CONFIG",
 ]
 
 
@@ -479,94 +468,16 @@ class ViT(nn.Module):
         return (pe @ pe.T).reshape(g, g, g, g)
 
     def num_parameters(self) -> int:
-        """Número de parámetros entrenables."""
-        return count_parameters(self)
+        """Número de parámetros (:func:`labcode.nn.params.num_parameters`)."""
+        return num_parameters(self)
 
+    def no_weight_decay(self) -> set[str]:
+        """Parámetros sin *weight decay* además de sesgos y normas (convención de timm).
 
-# ---------------------------------------------------------------------------
-# Datos: dígitos de scikit-learn
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class DigitsData:
-    """Dígitos 8x8 separados en entrenamiento y prueba (tensores de PyTorch).
-
-    ``x_*`` son ``(n, 1, 8, 8)`` float32 normalizados; ``y_*`` son ``(n,)`` int64;
-    ``raw_*`` son las imágenes originales (0..16) para dibujarlas.
-    """
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    raw_train: np.ndarray
-    raw_test: np.ndarray
-    mean: float
-    std: float
-
-    @property
-    def num_classes(self) -> int:
-        return 10
-
-
-def load_digits_dataset(
-    test_size: float = 0.25, seed: int = 0, n_samples: int | None = None
-) -> DigitsData:
-    """Carga los dígitos de ``sklearn.datasets.load_digits`` (incluidos; sin descargas).
-
-    1797 imágenes 8x8 en escala de grises (valores 0..16) de 10 clases. Se separan
-    de forma estratificada y se normalizan con la media y la desviación típica
-    (escalares) del conjunto de entrenamiento.
-
-    Parameters
-    ----------
-    test_size : float
-        Fracción para prueba, en ``(0, 1)``.
-    seed : int
-        Semilla de la separación.
-    n_samples : int, opcional
-        Si se da, usa sólo una submuestra estratificada de ese tamaño (pruebas rápidas).
-
-    Returns
-    -------
-    DigitsData
-
-    Raises
-    ------
-    ValueError
-        Si ``test_size`` o ``n_samples`` no son válidos.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    if not isinstance(test_size, (float, int)) or not 0.0 < float(test_size) < 1.0:
-        raise LabcodeValueError(f"test_size debe estar en (0, 1); se recibió {test_size!r}.")
-    digits = load_digits()
-    images, labels = digits.images.astype(np.float32), digits.target.astype(np.int64)
-    if n_samples is not None:
-        n = _check_positive_int("n_samples", n_samples)
-        if not 20 <= n <= len(labels):
-            raise LabcodeValueError(
-                f"n_samples debe estar entre 20 y {len(labels)}; se recibió {n}."
-            )
-        if n < len(labels):
-            images, _, labels, _ = train_test_split(
-                images, labels, train_size=n, stratify=labels, random_state=seed
-            )
-    raw_tr, raw_te, y_tr, y_te = train_test_split(
-        images, labels, test_size=float(test_size), stratify=labels, random_state=seed
-    )
-    mean, std = float(raw_tr.mean()), float(raw_tr.std())
-
-    def to_tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy((a - mean) / std).float().unsqueeze(1)  # (n, 1, 8, 8)
-
-    return DigitsData(
-        x_train=to_tensor(raw_tr), y_train=torch.from_numpy(y_tr),
-        x_test=to_tensor(raw_te), y_test=torch.from_numpy(y_te),
-        raw_train=raw_tr, raw_test=raw_te, mean=mean, std=std,
-    )
+        :func:`labcode.train.param_groups` lo consulta: las posiciones aprendidas y
+        el ``[CLS]`` no se empujan hacia cero.
+        """
+        return {"pos_embed", "cls_token"}
 
 
 # ---------------------------------------------------------------------------
@@ -643,235 +554,3 @@ class SmallCNN(nn.Module):
         """``(B, C, H, W)`` → ``(B, num_classes)``."""
         images = _check_images("SmallCNN", images, self.in_channels, self.image_size)
         return self.classifier(self.features(images))
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Número de parámetros entrenables de ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-# ---------------------------------------------------------------------------
-# Entrenamiento
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """Configuración del bucle de entrenamiento (AdamW, calentamiento + coseno).
-
-    Parameters
-    ----------
-    epochs, batch_size : int
-    lr, weight_decay : float
-    warmup_epochs : int
-        Épocas de calentamiento lineal de la tasa de aprendizaje.
-    label_smoothing : float
-    shift : int
-        Aumento de datos: desplazamiento aleatorio de hasta ``shift`` píxeles
-        (con relleno de ceros) en cada lote; 0 lo desactiva.
-    seed : int
-    num_threads : int, opcional
-        Hilos de PyTorch. Por defecto 1: con modelos diminutos y lotes pequeños
-        la sincronización entre hilos cuesta más de lo que ahorra. ``None`` usa
-        :func:`labcode.models.seq2seq.default_num_threads`.
-    """
-
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.05
-    warmup_epochs: int = 2
-    label_smoothing: float = 0.0
-    shift: int = 0
-    seed: int = 0
-    num_threads: int | None = 1
-
-    def __post_init__(self) -> None:
-        _check_positive_int("TrainConfig.epochs", self.epochs)
-        _check_positive_int("TrainConfig.batch_size", self.batch_size)
-        if not self.lr > 0:
-            raise LabcodeValueError(f"TrainConfig.lr debe ser positivo; se recibió {self.lr}.")
-        if isinstance(self.shift, bool) or not isinstance(self.shift, int) or self.shift < 0:
-            raise LabcodeValueError(
-                f"TrainConfig.shift debe ser un entero >= 0; se recibió {self.shift!r}."
-            )
-
-
-@dataclass
-class TrainHistory:
-    """Resultado de :func:`train_model`: pérdida y exactitud de prueba por época."""
-
-    loss: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    num_parameters: int = 0
-
-    @property
-    def final_accuracy(self) -> float:
-        return self.test_accuracy[-1] if self.test_accuracy else float("nan")
-
-    def as_dict(self) -> dict:
-        return asdict(self) | {"final_accuracy": self.final_accuracy}
-
-
-@torch.no_grad()
-def evaluate_accuracy(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
-) -> float:
-    """Exactitud (fracción de aciertos) de ``model`` sobre ``(x, y)`` en modo evaluación."""
-    if len(x) != len(y):
-        raise LabcodeValueError(
-            "evaluate_accuracy: x e y deben tener la misma longitud; se recibió "
-            f"{len(x)} y {len(y)}."
-        )
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        correct += (model(x[i : i + batch_size]).argmax(-1) == y[i : i + batch_size]).sum().item()
-    model.train(was_training)
-    return correct / max(1, len(x))
-
-
-def _random_shift(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
-    """Desplaza cada imagen del lote hasta ``shift`` píxeles (relleno con el fondo)."""
-    B, _, H, W = x.shape
-    background = x.amin()
-    padded = F.pad(x, (shift, shift, shift, shift), value=float(background))
-    dx = torch.randint(0, 2 * shift + 1, (B,), generator=gen)
-    dy = torch.randint(0, 2 * shift + 1, (B,), generator=gen)
-    rows = (dy[:, None] + torch.arange(H)[None])  # (B, H)
-    cols = (dx[:, None] + torch.arange(W)[None])  # (B, W)
-    idx_b = torch.arange(B)[:, None, None]
-    out = padded[idx_b, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2).contiguous()
-
-
-def train_model(
-    model: nn.Module,
-    data: DigitsData,
-    train_config: TrainConfig | None = None,
-    show_progress: bool = True,
-    eval_every: int = 1,
-) -> TrainHistory:
-    """Entrena ``model`` (ViT, MLP o CNN) con el mismo bucle y mide la exactitud de prueba.
-
-    AdamW, calentamiento lineal y decaimiento coseno por paso, entropía cruzada y
-    (opcionalmente) desplazamientos aleatorios como aumento de datos.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Cualquier clasificador ``(B, 1, 8, 8) → (B, 10)``.
-    data : DigitsData
-        De :func:`load_digits_dataset`.
-    train_config : TrainConfig, opcional
-    show_progress : bool
-        Barra de progreso (:func:`labcode.utils.runtime.progress`).
-    eval_every : int
-        Cada cuántas épocas se mide la exactitud de prueba (siempre en la última).
-
-    Returns
-    -------
-    TrainHistory
-        Pérdida media por época, exactitud de prueba, segundos de entrenamiento
-        (sin contar las evaluaciones) y número de parámetros.
-    """
-    from labcode.models.seq2seq import default_num_threads
-
-    tc = train_config or TrainConfig()
-    if not isinstance(data, DigitsData):
-        raise LabcodeTypeError(
-            f"train_model: se esperaba un DigitsData; se recibió {type(data).__name__}."
-        )
-    torch.set_num_threads(tc.num_threads or default_num_threads())
-    gen = torch.Generator().manual_seed(tc.seed)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.dim() < 2 or "pos_embed" in name or "cls_token" in name else decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr,
-    )
-    n = len(data.x_train)
-    steps_per_epoch = math.ceil(n / tc.batch_size)
-    total, warmup = tc.epochs * steps_per_epoch, tc.warmup_epochs * steps_per_epoch
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return tc.lr * (step + 1) / warmup
-        frac = (step - warmup) / max(1, total - warmup)
-        return tc.lr * 0.5 * (1.0 + math.cos(math.pi * frac))
-
-    hist = TrainHistory(num_parameters=count_parameters(model))
-    step = 0
-    extra = {} if show_progress else {"disable": True}
-    bar = progress(range(tc.epochs), desc=type(model).__name__, unit="época", **extra)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        total_loss = 0.0
-        for i in range(0, n, tc.batch_size):
-            idx = perm[i : i + tc.batch_size]
-            xb, yb = data.x_train[idx], data.y_train[idx]
-            if tc.shift:
-                xb = _random_shift(xb, tc.shift, gen)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=tc.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total_loss += loss.item() * len(idx)
-            step += 1
-        hist.seconds += time.perf_counter() - t0
-        hist.loss.append(total_loss / n)
-        if (epoch + 1) % eval_every == 0 or epoch == tc.epochs - 1:
-            hist.test_accuracy.append(evaluate_accuracy(model, data.x_test, data.y_test))
-            if show_progress and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{hist.loss[-1]:.3f}", acc=f"{hist.test_accuracy[-1]:.3f}")
-    model.eval()
-    return hist
-
-
-#: Configuración del capítulo 11.
-VIT_DIGITS_CONFIG = ViTConfig()
-#: Entrenamiento del capítulo 11.
-VIT_DIGITS_TRAIN_CONFIG = TrainConfig()
-
-
-def train_vit(
-    config: ViTConfig | None = None,
-    train_config: TrainConfig | None = None,
-    data: DigitsData | None = None,
-    show_progress: bool = True,
-    eval_every: int = 1,
-) -> tuple[ViT, TrainHistory, DigitsData]:
-    """Crea un :class:`ViT` y lo entrena sobre los dígitos con :func:`train_model`.
-
-    Parameters
-    ----------
-    config : ViTConfig, opcional
-        Por defecto :data:`VIT_DIGITS_CONFIG`.
-    train_config : TrainConfig, opcional
-        Por defecto :data:`VIT_DIGITS_TRAIN_CONFIG`.
-    data : DigitsData, opcional
-        Por defecto ``load_digits_dataset()``.
-    show_progress : bool
-    eval_every : int
-
-    Returns
-    -------
-    (ViT, TrainHistory, DigitsData)
-    """
-    config = config or VIT_DIGITS_CONFIG
-    tc = train_config or VIT_DIGITS_TRAIN_CONFIG
-    data = data if data is not None else load_digits_dataset(seed=tc.seed)
-    torch.manual_seed(tc.seed)
-    model = ViT(config)
-    hist = train_model(model, data, tc, show_progress=show_progress, eval_every=eval_every)
-    return model, hist, data

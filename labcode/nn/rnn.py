@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from labcode.nn.params import num_parameters
 from labcode.utils.checks import positive_int
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
@@ -405,8 +406,8 @@ class LSTMClassifier(nn.Module):
         return self.head(self.drop(summary))  # (B, num_classes)
 
     def num_parameters(self) -> int:
-        """Número de parámetros entrenables."""
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Número de parámetros entrenables (:func:`labcode.nn.params.num_parameters`)."""
+        return num_parameters(self, only_trainable=True)
 
 
 # ---------------------------------------------------------------------------

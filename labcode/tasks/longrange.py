@@ -4,8 +4,8 @@ El capítulo «Transformers frente a RNN» compara una LSTM y un encoder
 Transformer de tamaño parecido en una tarea cuya respuesta depende de un
 *token* lejano. Este módulo reúne:
 
-- :class:`LongRangeTask`: genera secuencias de *tokens* «distractores» con un
-  único *token* clave a ``distance`` pasos del final; la etiqueta es la clave.
+- :class:`labcode.data.longrange.LongRangeTask` (los datos): secuencias de
+  *tokens* «distractores» con un único *token* clave a ``distance`` pasos del final.
 - :class:`TransformerClassifier`: *embedding* + posición sinusoidal + bloques
   :class:`labcode.nn.blocks.TransformerEncoderBlock`; lee la última posición.
 - :func:`build_matched_models`: una LSTM (:class:`labcode.nn.rnn.LSTMClassifier`)
@@ -20,9 +20,9 @@ Transformer de tamaño parecido en una tarea cuya respuesta depende de un
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,18 +31,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from labcode.data.longrange import LongRangeTask, _int
 from labcode.nn.blocks import TransformerEncoderBlock
+from labcode.nn.params import num_parameters
 from labcode.nn.positional import SinusoidalPositionalEncoding
 from labcode.nn.rnn import LSTMClassifier, LSTMConfig
+from labcode.train import TrainConfig, train
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 from labcode.utils.runtime import progress as _progress
 
 __all__ = [
-    "LongRangeTask",
     "TransformerClassifier",
     "build_matched_models",
-    "count_parameters",
     "TrainEvalResult",
     "train_and_eval",
     "accuracy_vs_distance",
@@ -50,143 +51,6 @@ __all__ = [
     "crossover_length",
     "time_models_vs_length",
 ]
-
-
-def _int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero; se recibió {value!r} (tipo {type(value).__name__})."
-        )
-    if value < minimum:
-        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value}.")
-    return int(value)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Número de parámetros entrenables de ``model``."""
-    if not isinstance(model, nn.Module):
-        raise LabcodeTypeError(f"se esperaba un nn.Module; se recibió {type(model).__name__}.")
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-# ---------------------------------------------------------------------------
-# La tarea
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LongRangeTask:
-    """Recordar el *token* clave que apareció ``distance`` pasos antes del final.
-
-    Cada secuencia tiene ``seq_len`` *tokens*. Los índices ``[0, num_keys)`` son
-    *claves* y ``[num_keys, vocab_size)`` son *distractores*. Exactamente una
-    posición, ``p = seq_len - 1 - distance``, contiene una clave elegida al
-    azar; todas las demás contienen distractores al azar. La etiqueta es la
-    clave (una clase en ``[0, num_keys)``), así que el modelo, que lee la
-    secuencia hasta el final, debe conservarla durante ``distance`` pasos.
-
-    Parameters
-    ----------
-    vocab_size:
-        Tamaño total del vocabulario (claves + distractores).
-    distance:
-        Pasos entre la clave y la última posición (``1 <= distance < seq_len``).
-    seq_len:
-        Longitud de cada secuencia; por defecto ``distance + 1`` (la clave es el
-        primer *token*).
-    num_keys:
-        Número de claves distintas (= número de clases); por defecto la mitad
-        del vocabulario. El acierto por azar es ``1 / num_keys``.
-    seed:
-        Semilla base; :meth:`sample` usa ``seed`` para entrenar y
-        :meth:`test_set` una semilla distinta.
-
-    Raises
-    ------
-    ValueError
-        Si ``distance >= seq_len``, si no quedan distractores, etc.
-    """
-
-    vocab_size: int = 16
-    distance: int = 10
-    seq_len: int | None = None
-    num_keys: int | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        vocab = _int("vocab_size", self.vocab_size, 3)
-        dist = _int("distance", self.distance, 1)
-        if self.seq_len is None:
-            object.__setattr__(self, "seq_len", dist + 1)
-        seq_len = _int("seq_len", self.seq_len, 2)
-        if dist >= seq_len:
-            raise LabcodeValueError(
-                f"distance debe ser menor que seq_len (la clave tiene que caber en la "
-                f"secuencia); se recibió distance={dist} y seq_len={seq_len}."
-            )
-        if self.num_keys is None:
-            object.__setattr__(self, "num_keys", vocab // 2)
-        keys = _int("num_keys", self.num_keys, 2)
-        if keys >= vocab:
-            raise LabcodeValueError(
-                f"num_keys debe ser menor que vocab_size (hacen falta distractores); "
-                f"se recibió num_keys={keys} y vocab_size={vocab}."
-            )
-        _int("seed", self.seed, 0)
-
-    @property
-    def key_position(self) -> int:
-        """Posición ``p = seq_len - 1 - distance`` de la clave."""
-        return self.seq_len - 1 - self.distance
-
-    @property
-    def chance(self) -> float:
-        """Exactitud esperada al adivinar al azar (``1 / num_keys``)."""
-        return 1.0 / self.num_keys
-
-    def label(self, idx: torch.Tensor) -> torch.Tensor:
-        """La etiqueta de cada secuencia: el *token* de la posición clave.
-
-        Parameters
-        ----------
-        idx:
-            Tensor de enteros ``(B, seq_len)``.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(B,)`` con valores en ``[0, num_keys)``.
-        """
-        if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.shape[1] != self.seq_len:
-            shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise LabcodeValueError(
-                f"se esperaba un tensor (B, {self.seq_len}); se recibió {shape}."
-            )
-        return idx[:, self.key_position].clone()
-
-    def sample(
-        self, batch_size: int, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Un lote ``(idx (B, T), y (B,))``.
-
-        Parameters
-        ----------
-        batch_size:
-            Número de secuencias ``B``.
-        generator:
-            Generador de PyTorch; si es ``None`` se crea uno con ``seed``.
-        """
-        b = _int("batch_size", batch_size)
-        gen = generator if generator is not None else torch.Generator().manual_seed(self.seed)
-        idx = torch.randint(self.num_keys, self.vocab_size, (b, self.seq_len), generator=gen)
-        keys = torch.randint(0, self.num_keys, (b,), generator=gen)
-        idx[:, self.key_position] = keys  # (B, T)
-        return idx, self.label(idx)
-
-    def test_set(self, n: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-        """Conjunto de prueba fijo, generado con una semilla distinta de la de entrenamiento."""
-        gen = torch.Generator().manual_seed(10_007 + 7919 * self.seed)
-        return self.sample(n, gen)
 
 
 # ---------------------------------------------------------------------------
@@ -254,6 +118,15 @@ class TransformerClassifier(nn.Module):
         return self.head(self.norm(x[:, -1]))  # (B, num_classes)
 
 
+def _closest_lstm_hidden(vocab: int, embed: int, classes: int, target: int) -> int:
+    """El ``hidden_size`` de una LSTM de una capa con el recuento más cercano a ``target``."""
+
+    def count(h: int) -> int:  # embedding + LSTM (2 sesgos) + cabeza
+        return vocab * embed + 4 * h * (embed + h + 2) + h * classes + classes
+
+    return min(range(1, 8 * embed + 1), key=lambda h: abs(count(h) - target))
+
+
 def build_matched_models(
     d_model: int = 32,
     vocab_size: int = 16,
@@ -267,9 +140,8 @@ def build_matched_models(
 ) -> tuple[LSTMClassifier, TransformerClassifier]:
     """Una LSTM y un Transformer con un número de parámetros parecido.
 
-    Se construye primero el Transformer (``d_model``, ``d_ff = 2 d_model`` por
-    defecto) y después se elige el ``hidden_size`` de una LSTM de una capa (con
-    ``embed_dim = d_model``) cuyo recuento de parámetros sea el más cercano.
+    Primero el Transformer (``d_ff = 2 d_model`` por defecto); después, la LSTM de
+    una capa (``embed_dim = d_model``) con el recuento de parámetros más cercano.
 
     Parameters
     ----------
@@ -288,11 +160,7 @@ def build_matched_models(
     -------
     lstm, transformer
         :class:`labcode.nn.rnn.LSTMClassifier` y :class:`TransformerClassifier`.
-
-    Raises
-    ------
-    ValueError
-        Si no se logra igualar los recuentos dentro de ``tolerance``.
+        Si no se logra igualar los recuentos dentro de ``tolerance``, lanza ``ValueError``.
     """
     d_model = _int("d_model", d_model)
     d_ff = 2 * d_model if d_ff is None else _int("d_ff", d_ff)
@@ -304,21 +172,14 @@ def build_matched_models(
             f"y num_heads={num_heads}."
         )
     torch.manual_seed(_check_seed(seed))
-    transformer = TransformerClassifier(
-        vocab_size, num_classes, d_model, num_heads, d_ff, num_layers, max_len
-    )
-    target = count_parameters(transformer)
-    v, e, k = vocab_size, d_model, num_classes
-
-    def lstm_count(h: int) -> int:  # embedding + LSTM (2 sesgos) + cabeza
-        return v * e + 4 * h * (e + h + 2) + h * k + k
-
-    hidden = min(range(1, 8 * d_model + 1), key=lambda h: abs(lstm_count(h) - target))
+    transformer = TransformerClassifier(vocab_size, num_classes, d_model, num_heads, d_ff,
+                                        num_layers, max_len)
+    target = num_parameters(transformer)
+    hidden = _closest_lstm_hidden(vocab_size, d_model, num_classes, target)
     torch.manual_seed(_check_seed(seed))
-    lstm = LSTMClassifier(
-        LSTMConfig(vocab_size=v, num_classes=k, embed_dim=e, hidden_size=hidden)
-    )
-    got = count_parameters(lstm)
+    lstm = LSTMClassifier(LSTMConfig(vocab_size=vocab_size, num_classes=num_classes,
+                                     embed_dim=d_model, hidden_size=hidden))
+    got = num_parameters(lstm)
     if abs(got - target) > tolerance * target:
         raise LabcodeValueError(
             f"no se pudo igualar el número de parámetros dentro de un {tolerance:.0%}: "
@@ -391,27 +252,16 @@ def train_and_eval(
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise LabcodeValueError(f"lr debe ser un número > 0; se recibió {lr!r}.")
     gen = torch.Generator().manual_seed(_check_seed(seed))
-    opt = torch.optim.AdamW(model.parameters(), lr=float(lr), weight_decay=0.0)
-    losses: list[float] = []
-    model.train()
-    start = time.perf_counter()
-    iterator = _progress(range(steps), desc=type(model).__name__, disable=not show_progress)
-    for _ in iterator:
-        idx, y = task.sample(batch_size, gen)  # (B, T), (B,)
-        loss = F.cross_entropy(model(idx), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        losses.append(float(loss.detach()))
-    seconds = time.perf_counter() - start
-    model.eval()
+    batches = (task.sample(batch_size, gen) for _ in itertools.count())  # (B, T), (B,)
+    cfg = TrainConfig(steps=steps, lr=float(lr), schedule="constant", grad_clip=clip,
+                      desc=type(model).__name__, show_progress=show_progress)
+    res = train(model, batches, lambda m, b: F.cross_entropy(m(b[0]), b[1]), cfg)
     idx, y = task.test_set(n_test)
     correct = 0
     with torch.no_grad():
         for i in range(0, n_test, 250):
             correct += int((model(idx[i : i + 250]).argmax(-1) == y[i : i + 250]).sum())
-    return TrainEvalResult(correct / n_test, losses, seconds, steps)
+    return TrainEvalResult(correct / n_test, res.losses, res.seconds, steps)
 
 
 def accuracy_vs_distance(
@@ -461,7 +311,7 @@ def accuracy_vs_distance(
                                  show_progress=False)  # fmt: skip
             out[f"{name}_acc"].append(res.accuracy)
             out[f"{name}_s"].append(res.seconds)
-            nparams[name] = count_parameters(model)
+            nparams[name] = num_parameters(model)
     result: dict[str, np.ndarray | int] = {"distance": np.array(distances)}
     result.update({k: np.array(v) for k, v in out.items()})
     result["lstm_params"] = nparams["lstm"]

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ import torch
 from torch import nn
 
 from labcode.models.bert import BertConfig, BertEncoder
+from labcode.train import TrainConfig, train
+from labcode.utils import checks
 
 __all__ = [
     "SPECIAL_TOKENS",
@@ -317,33 +318,29 @@ def train_mlm(
     """
     from transformers import get_linear_schedule_with_warmup
 
-    from labcode.utils.runtime import progress as progress_bar
-
-    if steps < 1:
-        raise ValueError(f"train_mlm: steps debe ser >= 1; se recibió {steps}.")
+    checks.positive_int("train_mlm: steps", steps)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    sched = get_linear_schedule_with_warmup(opt, max(1, steps // 10), steps)
+
+    def batches():
+        while True:
+            batch = mlm_batch(train_ids, tokenizer, batch_size, seq_len, generator=g)
+            yield mask_tokens(batch, tokenizer.mask_id, tokenizer.vocab_size,
+                              tokenizer.special_ids, generator=g)  # (inputs, labels)
+
     result = MLMTrainResult()
-    start = time.perf_counter()
-    model.train()
-    bar_kwargs = {} if progress else {"disable": True}
-    for step in progress_bar(range(1, steps + 1), desc="MLM", **bar_kwargs):
-        batch = mlm_batch(train_ids, tokenizer, batch_size, seq_len, generator=g)
-        inputs, labels = mask_tokens(batch, tokenizer.mask_id, tokenizer.vocab_size,
-                                     tokenizer.special_ids, generator=g)
-        loss = mlm_loss(model, inputs, labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        result.losses.append(loss.item())
-        if val_ids is not None and (step % eval_every == 0 or step == steps):
-            result.val_losses[step] = _val_loss(model, val_ids, tokenizer, seq_len)
-    model.eval()
-    result.seconds = time.perf_counter() - start
+
+    def evaluate(step: int) -> None:
+        result.val_losses[step] = _val_loss(model, val_ids, tokenizer, seq_len)
+
+    # weight decay 0.01 en todos los parámetros (también sesgos y normas), como en el capítulo 6
+    cfg = TrainConfig(steps=steps, lr=lr, weight_decay=0.01, decay_all=True, grad_clip=1.0,
+                      eval_every=eval_every if val_ids is not None else 0, desc="MLM",
+                      show_progress=progress)
+    res = train(model, batches(), lambda m, b: mlm_loss(m, *b), cfg, evaluate=evaluate,
+                scheduler=lambda opt: get_linear_schedule_with_warmup(opt, max(1, steps // 10),
+                                                                      steps))
+    result.losses, result.seconds = res.losses, res.seconds
     result.steps = steps
     return result
 
