@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from labcode.book.bench import machine_info, write_json  # noqa: E402
-from labcode.models.seq2seq import default_num_threads  # noqa: E402
 from labcode.nn.params import num_parameters  # noqa: E402
 from labcode.tasks.longrange import (  # noqa: E402
     accuracy_vs_distance,
@@ -33,6 +32,7 @@ from labcode.tasks.longrange import (  # noqa: E402
     crossover_length,
     time_models_vs_length,
 )
+from labcode.utils.runtime import default_num_threads  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

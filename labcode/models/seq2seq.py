@@ -17,7 +17,6 @@ a la derecha.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +38,6 @@ from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 __all__ = [
     "TransformerConfig",
     "TransformerModel",
-    "default_num_threads",
 ]
 
 
@@ -458,17 +456,3 @@ class TransformerModel(nn.Module):
             "final_norms": count(self.enc_norm, self.dec_norm),
             "lm_head": count(self.lm_head),
         }
-
-
-def default_num_threads() -> int:
-    """Hilos de PyTorch para entrenar: ``LABCODE_NUM_THREADS`` o ``min(2, núcleos)``."""
-    env = os.environ.get("LABCODE_NUM_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise LabcodeValueError(
-                f"LABCODE_NUM_THREADS debe ser un entero >= 1; se recibió {env!r}."
-            ) from None
-    return max(1, min(2, os.cpu_count() or 1))
-

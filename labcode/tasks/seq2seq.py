@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from labcode.models.seq2seq import TransformerConfig, TransformerModel, default_num_threads
+from labcode.models.seq2seq import TransformerConfig, TransformerModel
 from labcode.train import TrainConfig, train
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeTypeError
+from labcode.utils.runtime import default_num_threads
 
 __all__ = [
     "Seq2SeqTrainConfig",
@@ -191,7 +192,7 @@ def train_dates_model(
         Argumentos de :class:`Seq2SeqTrainConfig`
         (:data:`labcode.book.presets.DATES_TRAIN_CONFIG`).
     num_threads : int, opcional
-        Por defecto :func:`labcode.models.seq2seq.default_num_threads`.
+        Por defecto :func:`labcode.utils.runtime.default_num_threads`.
 
     Returns
     -------

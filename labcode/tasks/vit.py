@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.data.digits import DigitsData, load_digits_dataset
-from labcode.models.seq2seq import default_num_threads
 from labcode.models.vit import ViT, ViTConfig
 from labcode.nn.params import num_parameters
 from labcode.train import TrainConfig, train
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+from labcode.utils.runtime import default_num_threads
 
 __all__ = ["ViTTrainConfig", "TrainHistory", "evaluate_accuracy", "train_model", "train_vit"]
 
@@ -47,7 +47,7 @@ class ViTTrainConfig:
     num_threads : int, opcional
         Hilos de PyTorch. Por defecto 1: con modelos diminutos y lotes pequeños
         la sincronización entre hilos cuesta más de lo que ahorra. ``None`` usa
-        :func:`labcode.models.seq2seq.default_num_threads`.
+        :func:`labcode.utils.runtime.default_num_threads`.
     """
 
     epochs: int = 30

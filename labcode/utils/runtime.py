@@ -31,6 +31,19 @@ from labcode.utils.errors import LabcodeValueError
 PROGRESS_STYLES = ("auto", "text", "off")
 
 
+def default_num_threads() -> int:
+    """Hilos de PyTorch para entrenar: ``LABCODE_NUM_THREADS`` o ``min(2, núcleos)``."""
+    env = os.environ.get("LABCODE_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise LabcodeValueError(
+                f"LABCODE_NUM_THREADS debe ser un entero >= 1; se recibió {env!r}."
+            ) from None
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def set_seed(seed: int = 0) -> None:
     """Fija las semillas de ``random``, NumPy y (si está) PyTorch (entero en [0, 2**32 - 1])."""
     seed = _check_seed(seed)
