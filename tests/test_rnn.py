@@ -12,11 +12,11 @@ from labcode.nn.rnn import (
     LSTMEncoder,
     RecurrentLayer,
     SelfAttentionLayer,
-    Timing,
     benchmark_sequence_lengths,
     gradient_norm_vs_distance,
     time_forward_backward,
 )
+from labcode.utils.timing import Timing
 
 
 @pytest.fixture(autouse=True)

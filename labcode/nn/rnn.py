@@ -22,7 +22,6 @@ Todas las capas usan ``batch_first=True``: la primera dimensión es el lote.
 from __future__ import annotations
 
 import numbers
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from labcode.nn.params import num_parameters
 from labcode.utils.checks import positive_int
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+from labcode.utils.timing import Timing, time_call
 
 __all__ = [
     "RecurrentLayer",
@@ -42,7 +42,6 @@ __all__ = [
     "LSTMConfig",
     "LSTMEncoder",
     "LSTMClassifier",
-    "Timing",
     "time_forward_backward",
     "benchmark_sequence_lengths",
     "gradient_norm_vs_distance",
@@ -81,6 +80,23 @@ def _check_float_sequence(x, size: int, who: str) -> None:
         raise LabcodeTypeError(
             f"{who} espera un tensor de coma flotante; se recibió dtype {x.dtype}. "
             "¿Pasaste índices de tokens? Usa LSTMEncoder para eso."
+        )
+
+
+def _check_idx(idx, vocab_size: int) -> None:
+    if not isinstance(idx, torch.Tensor):
+        raise LabcodeTypeError(
+            f"idx debe ser un torch.Tensor (B, T); se recibió {type(idx).__name__}.")
+    if idx.ndim != 2:
+        raise LabcodeValueError(
+            f"idx debe tener forma (B, T); se recibió la forma {tuple(idx.shape)}.")
+    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+        raise LabcodeTypeError(
+            f"idx debe contener enteros (índices); se recibió dtype {idx.dtype}.")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab_size):
+        raise LabcodeValueError(
+            f"los índices deben estar en [0, vocab_size={vocab_size}); "
+            f"se recibió el rango [{int(idx.min())}, {int(idx.max())}]."
         )
 
 
@@ -345,23 +361,7 @@ class LSTMEncoder(nn.Module):
             Si ``idx`` no es un tensor entero 2D con índices en el vocabulario o
             si ``lengths`` no encaja.
         """
-        if not isinstance(idx, torch.Tensor):
-            raise LabcodeTypeError(
-                f"idx debe ser un torch.Tensor (B, T); se recibió {type(idx).__name__}."
-            )
-        if idx.ndim != 2:
-            raise LabcodeValueError(
-                f"idx debe tener forma (B, T); se recibió la forma {tuple(idx.shape)}."
-            )
-        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
-            raise LabcodeTypeError(
-                f"idx debe contener enteros (índices); se recibió dtype {idx.dtype}."
-            )
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise LabcodeValueError(
-                f"los índices deben estar en [0, vocab_size={self.config.vocab_size}); "
-                f"se recibió el rango [{int(idx.min())}, {int(idx.max())}]."
-            )
+        _check_idx(idx, self.config.vocab_size)
         b, t = idx.shape
         lens = self._lengths(idx, lengths)
         emb = self.drop(self.embedding(idx.long()))  # (B, T, E)
@@ -415,28 +415,6 @@ class LSTMClassifier(nn.Module):
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Tiempos de pared (en segundos) de varias repeticiones de la misma operación."""
-
-    times_s: tuple[float, ...]
-
-    @property
-    def median_s(self) -> float:
-        """Valor típico (la mediana de las repeticiones)."""
-        return float(np.median(self.times_s))
-
-    @property
-    def min_s(self) -> float:
-        """El mínimo de las repeticiones, el menos afectado por otros procesos."""
-        return float(np.min(self.times_s))
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_forward_backward(
     module: nn.Module,
     x: torch.Tensor | tuple[torch.Tensor, ...],
@@ -462,8 +440,9 @@ def time_forward_backward(
 
     Returns
     -------
-    Timing
-        Con ``times_s``, ``median_s`` y ``min_s``.
+    labcode.utils.timing.Timing
+        Con ``times_s``, ``median_s`` y ``min_s`` (medido con
+        :func:`labcode.utils.timing.time_call`).
 
     Raises
     ------
@@ -472,34 +451,20 @@ def time_forward_backward(
     """
     if not isinstance(module, nn.Module):
         raise LabcodeTypeError(f"module debe ser un nn.Module; se recibió {type(module).__name__}.")
-    repeats = positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or warmup < 0:
-        raise LabcodeValueError(f"warmup debe ser un entero >= 0; se recibió {warmup!r}.")
     args = x if isinstance(x, tuple) else (x,)
-    device = _module_device(module)
 
     def step() -> None:
-        if backward:
-            out = _first_tensor(module(*args))
-            out.float().sum().backward()
-            module.zero_grad(set_to_none=True)
-            for a in args:
-                if isinstance(a, torch.Tensor) and a.grad is not None:
-                    a.grad = None
-        else:
+        if not backward:
             with torch.no_grad():
                 module(*args)
+            return
+        _first_tensor(module(*args)).float().sum().backward()
+        module.zero_grad(set_to_none=True)
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                a.grad = None
 
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return Timing(tuple(times))
+    return time_call(step, repeats=repeats, warmup=warmup)
 
 
 def benchmark_sequence_lengths(
@@ -608,26 +573,33 @@ def gradient_norm_vs_distance(
     seq_len = positive_int("seq_len", seq_len)
     d_model = positive_int("d_model", d_model)
     batch_size = positive_int("batch_size", batch_size)
-    device = _module_device(module)
     dtype = next((p.dtype for p in module.parameters()), torch.float32)
     gen = torch.Generator().manual_seed(_check_seed(seed))
     x = torch.randn(batch_size, seq_len, d_model, generator=gen, dtype=dtype)
-    x = x.to(device).requires_grad_(True)  # (B, T, C)
+    x = x.to(_module_device(module)).requires_grad_(True)  # (B, T, C)
     was_training = module.training
     module.eval()
     try:
-        out = _first_tensor(module(x))
-        if out.ndim != 3 or out.shape[:2] != (batch_size, seq_len):
-            raise LabcodeValueError(
-                f"se esperaba que el módulo devolviera (B={batch_size}, T={seq_len}, H); "
-                f"devolvió la forma {tuple(out.shape)}."
-            )
-        h_last = out[:, -1, :]  # (B, H)
-        sq = torch.zeros(batch_size, seq_len, device=device, dtype=torch.float64)
-        for j in range(h_last.shape[-1]):
-            (g,) = torch.autograd.grad(h_last[:, j].sum(), x, retain_graph=True)  # (B, T, C)
-            sq += g.double().pow(2).sum(-1)
+        sq = _squared_jacobian_norms(module, x)  # (B, T)
     finally:
         module.train(was_training)
     norms = sq.sqrt().mean(0).cpu().numpy()  # (T,), índice = posición t
     return np.arange(seq_len), norms[::-1].copy()
+
+
+def _squared_jacobian_norms(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``||∂h_T/∂x_t||_F²`` por secuencia y posición ``t``: una pasada hacia atrás por
+    componente de ``h_T``."""
+    batch_size, seq_len, _ = x.shape
+    out = _first_tensor(module(x))
+    if out.ndim != 3 or out.shape[:2] != (batch_size, seq_len):
+        raise LabcodeValueError(
+            f"se esperaba que el módulo devolviera (B={batch_size}, T={seq_len}, H); "
+            f"devolvió la forma {tuple(out.shape)}."
+        )
+    h_last = out[:, -1, :]  # (B, H)
+    sq = torch.zeros(batch_size, seq_len, device=x.device, dtype=torch.float64)
+    for j in range(h_last.shape[-1]):
+        (g,) = torch.autograd.grad(h_last[:, j].sum(), x, retain_graph=True)  # (B, T, C)
+        sq += g.double().pow(2).sum(-1)
+    return sq
