@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from labcode.utils import checks
+from labcode.utils.checks import int_at_least
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -36,15 +37,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero; se recibió {value!r} ({type(value).__name__})."
-        )
-    if value < minimum:
-        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value!r}.")
-
-
 def check_sampling(temperature: Any = 1.0, top_k: Any = None, top_p: Any = None,
                    repetition_penalty: Any = 1.0, greedy_hint: str = "do_sample=False") -> None:
     """Comprueba los parámetros de muestreo (mensajes en español); llámala una vez.
@@ -59,7 +51,7 @@ def check_sampling(temperature: Any = 1.0, top_k: Any = None, top_p: Any = None,
             f"Para decodificación voraz usa {greedy_hint}."
         )
     if top_k is not None:
-        _check_int("top_k", top_k, 1)
+        int_at_least("top_k", top_k, 1)
     if top_p is not None:
         if not _is_number(top_p):
             raise LabcodeTypeError(
@@ -167,7 +159,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     ``logits`` ``(..., V)``; ``k`` entero >= 1 (si ``k >= V`` no cambia nada). Devuelve los
     logits filtrados, con la misma forma. Los empates con el k-ésimo se conservan.
     """
-    _check_int("k", k, 1)
+    int_at_least("k", k, 1)
     _check_logits(logits)
     return _top_k(logits, k)
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import operator
 import os
 import sys
 import time
@@ -53,8 +52,9 @@ from labcode.nn.attention import (
     sliding_window_attention,
 )
 from labcode.nn.masks import sliding_window_mask
+from labcode.utils.checks import int_at_least
 from labcode.utils.checks import seed as _check_seed
-from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+from labcode.utils.errors import LabcodeValueError
 
 __all__ = [
     "elu_feature_map",
@@ -74,23 +74,6 @@ __all__ = [
 
 
 # --- Validación -----------------------------------------------------------------------
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero >= {minimum}; se recibió el booleano {value}."
-        )
-    try:
-        ivalue = operator.index(value)
-    except TypeError:
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero >= {minimum}; se recibió {value!r} "
-            f"(de tipo {type(value).__name__})."
-        ) from None
-    if ivalue < minimum:
-        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {ivalue}.")
-    return ivalue
 
 
 # --- Medidas ---------------------------------------------------------------------------------
@@ -119,8 +102,8 @@ def relative_error(approx: torch.Tensor | np.ndarray, exact: torch.Tensor | np.n
 
 def time_callable(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
     """Tiempo mínimo (s) de ``repeats`` llamadas a ``fn()`` tras ``warmup`` llamadas."""
-    repeats = _check_int("repeats", repeats, 1)
-    for _ in range(_check_int("warmup", warmup, 0)):
+    repeats = int_at_least("repeats", repeats, 1)
+    for _ in range(int_at_least("warmup", warmup, 0)):
         fn()
     best = math.inf
     for _ in range(repeats):
@@ -234,10 +217,10 @@ def measure_attention_costs(
 
     if not fns:
         raise LabcodeValueError("fns está vacío; se esperaba {nombre: función(q, k, v)}.")
-    lengths = [_check_int("cada longitud", n, 1) for n in lengths]
+    lengths = [int_at_least("cada longitud", n, 1) for n in lengths]
     if not lengths:
         raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
-    d = _check_int("d", d, 1)
+    d = int_at_least("d", d, 1)
     gen = torch.Generator().manual_seed(_check_seed(seed))
     out: dict[str, Any] = {"n": np.array(lengths)}
     for name in fns:
@@ -305,7 +288,7 @@ def window_embedding_similarity(
     """
     from labcode.nn.attention import set_attn_implementation
 
-    windows = [_check_int("cada radio", w, 0) for w in windows]
+    windows = [int_at_least("cada radio", w, 0) for w in windows]
     config = model.config
     before = (config.attn_implementation, config.sliding_window)
     out: dict[str, list[float]] = {"mean_cos": [], "min_cos": [], "max_abs_diff": []}

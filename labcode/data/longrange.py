@@ -6,24 +6,14 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import torch
 
-from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
+from labcode.utils.checks import int_at_least
+from labcode.utils.errors import LabcodeValueError
 
 __all__ = ["LongRangeTask"]
-
-
-def _int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero; se recibió {value!r} (tipo {type(value).__name__})."
-        )
-    if value < minimum:
-        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value}.")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -66,11 +56,11 @@ class LongRangeTask:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        vocab = _int("vocab_size", self.vocab_size, 3)
-        dist = _int("distance", self.distance, 1)
+        vocab = int_at_least("vocab_size", self.vocab_size, 3)
+        dist = int_at_least("distance", self.distance, 1)
         if self.seq_len is None:
             object.__setattr__(self, "seq_len", dist + 1)
-        seq_len = _int("seq_len", self.seq_len, 2)
+        seq_len = int_at_least("seq_len", self.seq_len, 2)
         if dist >= seq_len:
             raise LabcodeValueError(
                 f"distance debe ser menor que seq_len (la clave tiene que caber en la "
@@ -78,13 +68,13 @@ class LongRangeTask:
             )
         if self.num_keys is None:
             object.__setattr__(self, "num_keys", vocab // 2)
-        keys = _int("num_keys", self.num_keys, 2)
+        keys = int_at_least("num_keys", self.num_keys, 2)
         if keys >= vocab:
             raise LabcodeValueError(
                 f"num_keys debe ser menor que vocab_size (hacen falta distractores); "
                 f"se recibió num_keys={keys} y vocab_size={vocab}."
             )
-        _int("seed", self.seed, 0)
+        int_at_least("seed", self.seed, 0)
 
     @property
     def key_position(self) -> int:
@@ -128,7 +118,7 @@ class LongRangeTask:
         generator:
             Generador de PyTorch; si es ``None`` se crea uno con ``seed``.
         """
-        b = _int("batch_size", batch_size)
+        b = int_at_least("batch_size", batch_size, 1)
         gen = generator if generator is not None else torch.Generator().manual_seed(self.seed)
         idx = torch.randint(self.num_keys, self.vocab_size, (b, self.seq_len), generator=gen)
         keys = torch.randint(0, self.num_keys, (b,), generator=gen)

@@ -40,6 +40,7 @@ from labcode.sampling import (
     top_p_filter,
 )
 from labcode.utils import checks
+from labcode.utils.checks import int_at_least
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -72,15 +73,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if not _is_int(value):
-        raise LabcodeTypeError(
-            f"{name} debe ser un entero; se recibió {value!r} ({type(value).__name__})."
-        )
-    if value < minimum:
-        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value!r}.")
-
-
 def _check_params(
     strategy: Any,
     max_new_tokens: Any,
@@ -96,10 +88,10 @@ def _check_params(
         raise LabcodeValueError(
             f"strategy debe ser una de {STRATEGIES}; se recibió {strategy!r}."
         )
-    _check_int("max_new_tokens", max_new_tokens, 1)
+    int_at_least("max_new_tokens", max_new_tokens, 1)
     check_sampling(temperature, top_k, top_p, repetition_penalty,
                    greedy_hint="strategy='greedy'")
-    _check_int("num_beams", num_beams, 1)
+    int_at_least("num_beams", num_beams, 1)
     if seed is not None:
         checks.seed(seed)
 
@@ -149,7 +141,7 @@ def autoregressive_loop(
     torch.Tensor
         ``(B, T + n)``: contexto + tokens nuevos (``n <= max_new_tokens``).
     """
-    _check_int("max_new_tokens", max_new_tokens, 1)
+    int_at_least("max_new_tokens", max_new_tokens, 1)
     if not isinstance(input_ids, torch.Tensor) or input_ids.ndim != 2:
         raise LabcodeValueError(
             "input_ids debe ser un tensor de forma (B, T); se recibió "
@@ -384,7 +376,7 @@ class GPT2TextGenerator:
         torch.Tensor
             ``(1, T + n)``: contexto y tokens nuevos.
         """
-        _check_int("max_new_tokens", max_new_tokens, 1)
+        int_at_least("max_new_tokens", max_new_tokens, 1)
         config = self._generation_config("greedy", max_new_tokens, 1.0, None, None, 1, 1.0)
         ids = input_ids.to(self.device)
         return self.model.generate(
@@ -484,7 +476,7 @@ class GPT2TextGenerator:
         ``token`` es el texto del token decodificado (con su espacio inicial si lo tiene).
         La suma de las ``k`` probabilidades es <= 1.
         """
-        _check_int("k", k, 1)
+        int_at_least("k", k, 1)
         probs = self.next_token_probs(prompt, chat=chat)
         top = torch.topk(probs, min(k, probs.shape[0]))
         return [
@@ -509,7 +501,7 @@ class GPT2TextGenerator:
         _check_prompt(text)
         window = self.context_length
         stride = max(1, window // 2) if stride is None else stride
-        _check_int("stride", stride, 1)
+        int_at_least("stride", stride, 1)
         if stride > window:
             raise LabcodeValueError(
                 f"stride debe ser <= {window} (el contexto); se recibió {stride}."
@@ -598,7 +590,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def _ngrams(tokens: Sequence[Any], n: int) -> list[tuple]:
-    _check_int("n", n, 1)
+    int_at_least("n", n, 1)
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 

@@ -36,6 +36,7 @@ from labcode.hf import pretrained
 from labcode.nn.params import num_parameters
 from labcode.train import TrainConfig, train
 from labcode.utils import checks
+from labcode.utils.checks import positive_int
 from labcode.utils.errors import (
     CheckpointError,
     LabcodeFileNotFoundError,
@@ -104,12 +105,6 @@ def _check_labels(labels: Any, n: int, what: str = "labels") -> np.ndarray:
                 f"{what}[{i}] debe ser 0 (negativa) o 1 (positiva); se recibió {y!r}."
             )
     return np.asarray(items, dtype=np.int64)
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise LabcodeValueError(f"{name} debe ser un entero >= 1; se recibió {value!r}.")
-    return int(value)
 
 
 class UntrainedHeadWarning(UserWarning):
@@ -347,7 +342,7 @@ class BERTSentimentClassifier:
             Si ``texts`` está vacía o ``batch_size < 1``.
         """
         texts = _check_texts(texts)
-        batch_size = _check_positive_int("batch_size", batch_size)
+        batch_size = positive_int("batch_size", batch_size)
         if not self.trained_ and not self._warned_untrained:
             warnings.warn(
                 "La cabeza de clasificación todavía no se ha entrenado (no se llamó a fit ni se "
@@ -432,7 +427,7 @@ class BERTSentimentClassifier:
             weight_decay=checks.finite_float("weight_decay", weight_decay, low=0.0),
             grad_clip=checks.positive_float("max_grad_norm", max_grad_norm),
             amp_dtype=pretrained.amp_dtype(self.device),
-            eval_every=0 if eval_texts is None else _check_positive_int("eval_every", eval_every),
+            eval_every=0 if eval_texts is None else positive_int("eval_every", eval_every),
             desc=f"fine-tuning {self.spec.name}", show_progress=bool(progress) and rank == 0,
         )
         hist = TrainingHistory(n_train=len(texts), epochs=epochs, batch_size=batch_size,
@@ -570,8 +565,8 @@ class BERTSentimentClassifier:
 
 def _check_fit_args(epochs, batch_size, warmup_ratio, eval_texts, eval_labels) -> None:
     """Valida los argumentos de :meth:`BERTSentimentClassifier.fit`."""
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
+    positive_int("epochs", epochs)
+    positive_int("batch_size", batch_size)
     warmup_ratio = checks.finite_float("warmup_ratio", warmup_ratio)
     if not 0.0 <= warmup_ratio < 1.0:
         raise LabcodeValueError(

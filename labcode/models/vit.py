@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,6 +38,7 @@ from torch import nn
 from labcode.nn.blocks import TransformerEncoderBlock
 from labcode.nn.params import num_parameters
 from labcode.nn.positional import LearnedPositionalEmbedding
+from labcode.utils.checks import positive_int
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
@@ -56,12 +56,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Comprobaciones
 # ---------------------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise LabcodeValueError(f"{name} debe ser un entero positivo; se recibió {value!r}.")
-    return int(value)
 
 
 def _check_images(
@@ -136,7 +130,7 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     ValueError
         Si la forma no es ``(B, C, H, W)`` o ``P`` no divide a ``H`` o a ``W``.
     """
-    p = _check_positive_int("patch_size", patch_size)
+    p = positive_int("patch_size", patch_size)
     images = _check_images("patchify", images)
     B, C, H, W = images.shape
     _check_divisible("patchify (alto)", H, p)
@@ -172,9 +166,9 @@ def unpatchify(
     ValueError
         Si la forma de ``patches`` no corresponde a esos tamaños.
     """
-    p = _check_positive_int("patch_size", patch_size)
+    p = positive_int("patch_size", patch_size)
     H, W = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    C = _check_positive_int("in_channels", in_channels)
+    C = positive_int("in_channels", in_channels)
     _check_divisible("unpatchify (alto)", H, p)
     _check_divisible("unpatchify (ancho)", W, p)
     gh, gw = H // p, W // p
@@ -230,10 +224,10 @@ class PatchEmbedding(nn.Module):
         method: str = "conv",
     ):
         super().__init__()
-        self.image_size = _check_positive_int("image_size", image_size)
-        self.patch_size = _check_positive_int("patch_size", patch_size)
-        self.in_channels = _check_positive_int("in_channels", in_channels)
-        self.d_model = _check_positive_int("d_model", d_model)
+        self.image_size = positive_int("image_size", image_size)
+        self.patch_size = positive_int("patch_size", patch_size)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.d_model = positive_int("d_model", d_model)
         _check_divisible("PatchEmbedding", self.image_size, self.patch_size)
         if method not in ("conv", "linear"):
             raise LabcodeValueError(
@@ -325,7 +319,7 @@ class ViTConfig:
             "image_size", "patch_size", "in_channels", "num_classes",
             "d_model", "num_heads", "num_layers", "d_ff",
         ):
-            _check_positive_int(f"ViTConfig.{name}", getattr(self, name))
+            positive_int(f"ViTConfig.{name}", getattr(self, name))
         _check_divisible("ViTConfig", self.image_size, self.patch_size)
         if self.d_model % self.num_heads != 0:
             raise LabcodeValueError(
@@ -501,14 +495,14 @@ class MLPBaseline(nn.Module):
         hidden: int = 128, dropout: float = 0.1,
     ):
         super().__init__()
-        self.image_size = _check_positive_int("image_size", image_size)
-        self.in_channels = _check_positive_int("in_channels", in_channels)
+        self.image_size = positive_int("image_size", image_size)
+        self.in_channels = positive_int("in_channels", in_channels)
         d_in = self.in_channels * self.image_size**2
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, _check_positive_int("num_classes", num_classes)),
+            nn.Linear(hidden, positive_int("num_classes", num_classes)),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -535,8 +529,8 @@ class SmallCNN(nn.Module):
         image_size: int = 8, dropout: float = 0.1,
     ):
         super().__init__()
-        self.in_channels = _check_positive_int("in_channels", in_channels)
-        self.image_size = _check_positive_int("image_size", image_size)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.image_size = positive_int("image_size", image_size)
         _check_divisible("SmallCNN", self.image_size, 2)
         c1, c2 = channels
         side = self.image_size // 2
@@ -547,7 +541,7 @@ class SmallCNN(nn.Module):
         )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Dropout(dropout),
-            nn.Linear(c2 * side * side, _check_positive_int("num_classes", num_classes)),
+            nn.Linear(c2 * side * side, positive_int("num_classes", num_classes)),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -31,12 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labcode.data.longrange import LongRangeTask, _int
+from labcode.data.longrange import LongRangeTask
 from labcode.nn.blocks import TransformerEncoderBlock
 from labcode.nn.params import num_parameters
 from labcode.nn.positional import SinusoidalPositionalEncoding
 from labcode.nn.rnn import LSTMClassifier, LSTMConfig
 from labcode.train import TrainConfig, train
+from labcode.utils.checks import positive_int
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 from labcode.utils.runtime import progress as _progress
@@ -90,16 +91,16 @@ class TransformerClassifier(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        self.vocab_size = _int("vocab_size", vocab_size)
-        self.max_len = _int("max_len", max_len)
-        self.embedding = nn.Embedding(vocab_size, _int("d_model", d_model))
+        self.vocab_size = positive_int("vocab_size", vocab_size)
+        self.max_len = positive_int("max_len", max_len)
+        self.embedding = nn.Embedding(vocab_size, positive_int("d_model", d_model))
         self.pos = SinusoidalPositionalEncoding(d_model, max_len)
         self.blocks = nn.ModuleList(
             TransformerEncoderBlock(d_model, num_heads, d_ff, dropout=dropout, norm_first=True)
-            for _ in range(_int("num_layers", num_layers))
+            for _ in range(positive_int("num_layers", num_layers))
         )
         self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, _int("num_classes", num_classes))
+        self.head = nn.Linear(d_model, positive_int("num_classes", num_classes))
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Índices ``(B, T)`` → *logits* ``(B, num_classes)``."""
@@ -162,11 +163,11 @@ def build_matched_models(
         :class:`labcode.nn.rnn.LSTMClassifier` y :class:`TransformerClassifier`.
         Si no se logra igualar los recuentos dentro de ``tolerance``, lanza ``ValueError``.
     """
-    d_model = _int("d_model", d_model)
-    d_ff = 2 * d_model if d_ff is None else _int("d_ff", d_ff)
+    d_model = positive_int("d_model", d_model)
+    d_ff = 2 * d_model if d_ff is None else positive_int("d_ff", d_ff)
     if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or tolerance <= 0:
         raise LabcodeValueError(f"tolerance debe ser un número > 0; se recibió {tolerance!r}.")
-    if d_model % _int("num_heads", num_heads):
+    if d_model % positive_int("num_heads", num_heads):
         raise LabcodeValueError(
             f"d_model debe ser divisible entre num_heads; se recibió d_model={d_model} "
             f"y num_heads={num_heads}."
@@ -246,9 +247,9 @@ def train_and_eval(
         raise LabcodeTypeError(f"model debe ser un nn.Module; se recibió {type(model).__name__}.")
     if not isinstance(task, LongRangeTask):
         raise LabcodeTypeError(f"task debe ser un LongRangeTask; se recibió {type(task).__name__}.")
-    steps = _int("steps", steps)
-    batch_size = _int("batch_size", batch_size)
-    n_test = _int("n_test", n_test)
+    steps = positive_int("steps", steps)
+    batch_size = positive_int("batch_size", batch_size)
+    n_test = positive_int("n_test", n_test)
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
         raise LabcodeValueError(f"lr debe ser un número > 0; se recibió {lr!r}.")
     gen = torch.Generator().manual_seed(_check_seed(seed))
@@ -291,7 +292,7 @@ def accuracy_vs_distance(
         ``transformer_s`` (arrays) y ``lstm_params``, ``transformer_params``,
         ``chance``.
     """
-    distances = [_int("cada distancia", d) for d in distances]
+    distances = [positive_int("cada distancia", d) for d in distances]
     if not distances:
         raise LabcodeValueError("distances está vacío; se esperaba al menos una distancia.")
     out: dict[str, list] = {k: [] for k in ("lstm_acc", "transformer_acc", "lstm_s",
@@ -335,7 +336,7 @@ def complexity_table(n: int, d: int) -> list[dict[str, object]]:
         aproximado de multiplicaciones por capa), ``secuenciales`` y ``camino``
         (longitud máxima del camino entre dos posiciones).
     """
-    n, d = _int("n", n), _int("d", d)
+    n, d = positive_int("n", n), positive_int("d", d)
     return [
         {"capa": "autoatención", "coste": "O(n²·d)", "ops": n * n * d,
          "secuenciales": 1, "camino": 1},
@@ -417,14 +418,14 @@ def time_models_vs_length(
 
     if not models:
         raise LabcodeValueError("models está vacío; se esperaba {nombre: modelo}.")
-    lengths = [_int("cada longitud", t) for t in lengths]
+    lengths = [positive_int("cada longitud", t) for t in lengths]
     if not lengths:
         raise LabcodeValueError("lengths está vacío; se esperaba al menos una longitud.")
     gen = torch.Generator().manual_seed(_check_seed(seed))
-    batch_size = _int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     inputs = [torch.randint(0, vocab_size, (batch_size, t), generator=gen) for t in lengths]
     best = {k: np.full(len(lengths), np.inf) for k in models}
-    todo = [(p, i) for p in range(_int("passes", passes)) for i in range(len(lengths))]
+    todo = [(p, i) for p in range(positive_int("passes", passes)) for i in range(len(lengths))]
     for _, i in _progress(todo, desc="longitudes", disable=not show_progress):
         for name, model in models.items():
             t_min = time_forward_backward(model, inputs[i], repeats, 1).min_s

@@ -164,15 +164,29 @@ def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def nonnegative_int(name: str, value) -> int:
-    """``value`` como ``int`` si es un entero ``>= 0`` (los booleanos no valen)."""
+def int_at_least(name: str, value, minimum: int) -> int:
+    """``value`` como ``int`` si es un entero ``>= minimum`` (los booleanos no valen).
+
+    Raises
+    ------
+    TypeError
+        Si no es un entero.
+    ValueError
+        Si es menor que ``minimum``.
+    """
     if not _is_int(value):
         raise LabcodeTypeError(
-            f"{name} debe ser un entero >= 0; se recibió {value!r} (tipo {type(value).__name__})."
+            f"{name} debe ser un entero >= {minimum}; se recibió {value!r} "
+            f"(tipo {type(value).__name__})."
         )
-    if value < 0:
-        raise LabcodeValueError(f"{name} debe ser un entero >= 0; se recibió {value}.")
+    if value < minimum:
+        raise LabcodeValueError(f"{name} debe ser un entero >= {minimum}; se recibió {value}.")
     return int(value)
+
+
+def nonnegative_int(name: str, value) -> int:
+    """``value`` como ``int`` si es un entero ``>= 0`` (los booleanos no valen)."""
+    return int_at_least(name, value, 0)
 
 
 def finite_float(name: str, value, *, low: float | None = None, high: float | None = None,
