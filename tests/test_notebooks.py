@@ -196,6 +196,27 @@ def test_no_myst_left(generated, page):
 
 @pytest.mark.book
 @pytest.mark.parametrize("page", CHAPTERS)
+def test_every_named_figure_keeps_its_caption_after_its_cell(generated, page):
+    """Colab no muestra los pies de mystnb.figure: el cuaderno los lleva en una celda
+    Markdown justo después de la celda que dibuja la figura, como en el HTML."""
+    nb = _read(generated, page)
+    chapter = jupytext.read(ROOT / f"{page}.md", fmt="md:myst")
+    figures = [c for c in chapter.cells if c.cell_type == "code"
+               and c.metadata.get("mystnb", {}).get("figure", {}).get("name")]
+    captions = make_notebooks.figure_captions(HTML / f"{page}.html")
+    for fig in figures:
+        meta = fig.metadata["mystnb"]["figure"]
+        assert meta["name"] in captions, f"{page}: la página HTML no tiene la figura {meta['name']}"
+        i = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                 and c.source.strip().endswith(fig.source.strip()))
+        after = nb.cells[i + 1]
+        assert after.cell_type == "markdown" and after.source == f"*{captions[meta['name']]}*"
+        first_words = " ".join(meta["caption"].split()[:3]).replace("`", "")
+        assert first_words.split()[0] in after.source, (page, meta["name"], after.source[:80])
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("page", CHAPTERS)
 def test_glue_roles_become_the_built_values(generated, page):
     text = _markdown(_read(generated, page))
     chapter = (ROOT / f"{page}.md").read_text(encoding="utf-8")

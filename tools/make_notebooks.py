@@ -462,8 +462,42 @@ def _link_missing_anchors(source: str, anchors: set[str], page_url: str) -> str:
     return re.sub(r"\]\(#([^)\s]+)\)", fix, source)
 
 
-def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
-    """Metadatos del capítulo, soluciones ocultas, enlaces y celda de instalación."""
+_FIGURE_RE = re.compile(r'<figure[^>]*\bid="([^"]+)"[^>]*>(.*?)</figure>', re.S)
+
+
+def _html_text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+
+
+def figure_captions(page_html: Path) -> dict[str, str]:
+    """``{nombre de la figura: pie}`` tal como lo muestra la página HTML construida
+    (con su número, p. ej. «**Fig. 6.2** Velocidad de...», y las citas resueltas)."""
+    if not page_html.is_file():
+        return {}
+    out = {}
+    for m in _FIGURE_RE.finditer(page_html.read_text(encoding="utf-8")):
+        number = re.search(r'<span class="caption-number">(.*?)</span>', m[2], re.S)
+        text = re.search(r'<span class="caption-text">(.*?)</span>\s*(?:<a|</p>)', m[2], re.S)
+        if text:
+            label = _html_text(number[1]) if number else ""
+            out[m[1]] = (f"**{label}** " if label else "") + _html_text(text[1])
+    return out
+
+
+def _add_captions(nb, code: list, chapter: list, captions: dict[str, str]) -> None:
+    """Tras cada celda que dibuja una figura con nombre, una celda Markdown con su pie
+    (Colab no muestra los metadatos ``mystnb.figure``)."""
+    for cell, original in zip(code, chapter, strict=True):
+        name = original.metadata.get("mystnb", {}).get("figure", {}).get("name")
+        if name in captions:
+            at = nb.cells.index(cell) + 1
+            nb.cells.insert(at, nbformat.v4.new_markdown_cell(f"*{captions[name]}*"))
+
+
+def finish_notebook(nb, page: str, commit: str, root: Path = ROOT,
+                    captions: dict[str, str] | None = None):
+    """Metadatos del capítulo, soluciones ocultas, pies de figura, enlaces y celda de
+    instalación."""
     text = (root / f"{page}.md").read_text(encoding="utf-8")
     chapter = [c for c in jupytext.reads(text, fmt="md:myst").cells if c.cell_type == "code"]
     _restore_removed_cells(nb, chapter)
@@ -485,6 +519,7 @@ def finish_notebook(nb, page: str, commit: str, root: Path = ROOT):
         cell.outputs, cell.execution_count = [], None
         if is_solution(cell) or i in in_solution:
             hide_solution(cell)
+    _add_captions(nb, code, chapter, captions or {})
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.metadata = {}
@@ -619,7 +654,8 @@ def write_notebooks(
         converted = sphinx_notebooks(cache, Path(tmp), toc, root)
         for page in pages:
             nb = nbformat.read(converted / f"{page}.ipynb", as_version=4)
-            nb = finish_notebook(nb, page, commit, root)
+            captions = figure_captions(build / "html" / f"{page}.html")
+            nb = finish_notebook(nb, page, commit, root, captions)
             nbformat.validate(nb)
             dest = out / f"{page}.ipynb"
             dest.parent.mkdir(parents=True, exist_ok=True)
