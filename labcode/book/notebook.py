@@ -1,4 +1,4 @@
-"""Lo que sólo tiene sentido dentro del libro: publicar valores y anotar la memoria.
+"""Lo que solo tiene sentido dentro del libro: publicar valores y anotar la memoria.
 
 - :func:`glue` guarda un valor para citarlo en la prosa del libro
   (``{glue:text}`nombre```). Fuera de la construcción del libro (por ejemplo

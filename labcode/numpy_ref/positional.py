@@ -1,4 +1,4 @@
-"""Codificación posicional (*positional encoding*): sinusoidal y aprendida.
+"""Codificación posicional (*positional encoding*) sinusoidal en NumPy: la tabla y sus propiedades.
 
 La atención por sí sola no sabe en qué orden llegan los *tokens*: si se
 permutan las filas de la entrada, las filas de la salida se permutan igual
