@@ -382,24 +382,9 @@ class TransformerDecoderBlock(nn.Module):
         x = norm3(x + dropout(ffn(x)))
 
     Pre-LN (``norm_first=True``) normaliza la entrada de cada subcapa en lugar de
-    la salida de la suma residual.
-
-    Parameters
-    ----------
-    d_model, num_heads, d_ff : int
-        Dimensiones del modelo, número de cabezas y dimensión oculta de la FFN.
-    dropout : float
-        *Dropout* en atención, FFN y ramas residuales.
-    norm_first : bool
-        ``True`` para pre-LN; ``False`` para post-LN.
-    activation : {"relu", "gelu", "gelu_tanh"}
-        Activación de la FFN.
-    layer_norm_eps : float
-        ``eps`` de las LayerNorm.
-    bias : bool
-        Sesgo en las proyecciones de la atención.
-    attn_implementation, sliding_window :
-        La atención del registro (ver :class:`MultiHeadAttention`).
+    la salida de la suma residual. Los parámetros son los de
+    :class:`TransformerEncoderBlock`; la atención cruzada usa la misma implementación
+    del registro que la autoatención.
 
     Notes
     -----
