@@ -84,7 +84,7 @@ def test_forward_shapes(norm_first):
     assert m(src, tgt).shape == (2, 5, 12)
     memory, mask = m.encode(src)
     assert memory.shape == (2, 7, 32) and mask.shape == (2, 1, 1, 7)
-    logits, ws = m.decode(tgt, memory, mask, need_weights=True)
+    logits, ws = m.decode(tgt, memory, mask, output_attentions=True)
     assert len(ws) == 2 and ws[0]["cross"].shape == (2, 4, 5, 7)
     assert ws[0]["self"].shape == (2, 4, 5, 5)
 
@@ -133,7 +133,7 @@ def test_generate_greedy_consistency_and_beam():
         row = out[b]
         n = int((row != 0).sum())  # tokens reales (incluye <bos>)
         assert torch.equal(logits[b, : n - 1].argmax(-1), row[1:n])
-    out2, attn = m.generate(src, max_len=8, return_attention=True)
+    out2, attn = m.generate(src, max_len=8, output_attentions=True)
     assert torch.equal(out, out2) and attn[0].shape == (3, 4, out.shape[1], 6)
     beam = m.generate(src, max_len=8, num_beams=3)
     assert beam.shape[0] == 3 and (beam[:, 0] == 1).all()

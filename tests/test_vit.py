@@ -58,7 +58,7 @@ def test_forward_shapes_cls_and_attention():
     assert model(x).shape == (5, 10)
     assert model.tokens(x).shape == (5, TINY.num_patches + 1, 16)
     assert TINY.seq_len == 17
-    logits, att = model(x, return_attention=True)
+    logits, att = model(x, output_attentions=True)
     torch.testing.assert_close(logits, model(x))
     assert len(att) == TINY.num_layers
     for w in att:

@@ -242,7 +242,7 @@ class TransformerModel(nn.Module):
         tgt: torch.Tensor,
         memory: torch.Tensor,
         src_mask: torch.Tensor,
-        need_weights: bool = False,
+        output_attentions: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
         """Decodifica (con *teacher forcing*) y devuelve los *logits*.
 
@@ -252,7 +252,7 @@ class TransformerModel(nn.Module):
             Ids del destino desplazado ``(B, T)`` (empieza por ``<bos>``).
         memory, src_mask : torch.Tensor
             Lo que devuelve :meth:`encode`.
-        need_weights : bool
+        output_attentions : bool
             Si es ``True`` devuelve también, por capa, ``{"self": ..., "cross": ...}``.
 
         Returns
@@ -270,13 +270,13 @@ class TransformerModel(nn.Module):
         x = self.pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model))  # (B, T, C)
         weights = []
         for block in self.decoder:
-            if need_weights:
+            if output_attentions:
                 x, w = block(x, memory, self_mask, src_mask, output_attentions=True)
                 weights.append(w)
             else:
                 x = block(x, memory, self_mask, src_mask)
         logits = self.lm_head(self.dec_norm(x))  # (B, T, V)
-        return (logits, weights) if need_weights else logits
+        return (logits, weights) if output_attentions else logits
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """``src (B, S)``, ``tgt (B, T)`` -> *logits* ``(B, T, tgt_vocab_size)``."""
@@ -307,7 +307,7 @@ class TransformerModel(nn.Module):
             la fuente atiende la posición ``t`` del destino para predecir el token ``t+1``.
         """
         memory, src_mask = self.encode(src)
-        _, ws = self.decode(tgt, memory, src_mask, need_weights=True)
+        _, ws = self.decode(tgt, memory, src_mask, output_attentions=True)
         return [w["cross"] for w in ws]
 
     # ------------------------------------------------------------------ generación
@@ -318,7 +318,7 @@ class TransformerModel(nn.Module):
         max_len: int | None = None,
         num_beams: int = 1,
         length_penalty: float = 1.0,
-        return_attention: bool = False,
+        output_attentions: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Genera el destino de forma autorregresiva (voraz o con *beam search*).
 
@@ -333,7 +333,7 @@ class TransformerModel(nn.Module):
             1 = decodificación voraz (*greedy*); >1 = *beam search*.
         length_penalty : float
             En *beam search*, la puntuación es ``logprob / longitud ** length_penalty``.
-        return_attention : bool
+        output_attentions : bool
             Si es ``True`` devuelve también la atención cruzada de cada capa sobre la
             salida generada (véase :meth:`cross_attention`).
 
@@ -364,7 +364,7 @@ class TransformerModel(nn.Module):
                 out = self._greedy(memory, src_mask, max_len)
             else:
                 out = self._beam(memory, src_mask, max_len, num_beams, length_penalty)
-            if return_attention:
+            if output_attentions:
                 attn = [w["cross"] for w in self.decode(out, memory, src_mask, True)[1]]
                 return out, attn
             return out

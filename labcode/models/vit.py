@@ -401,7 +401,7 @@ class ViT(nn.Module):
         return self.pos_embed(x)  # (B, T, D)
 
     def forward(
-        self, images: torch.Tensor, return_attention: bool = False
+        self, images: torch.Tensor, output_attentions: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Clasifica un lote de imágenes.
 
@@ -409,7 +409,7 @@ class ViT(nn.Module):
         ----------
         images : torch.Tensor
             ``(B, C, H, W)`` float, con ``C = in_channels`` y ``H = W = image_size``.
-        return_attention : bool
+        output_attentions : bool
             Si es ``True`` devuelve también los pesos de atención de cada capa.
 
         Returns
@@ -417,7 +417,7 @@ class ViT(nn.Module):
         logits : torch.Tensor
             ``(B, num_classes)``.
         attentions : list[torch.Tensor]
-            Sólo si ``return_attention``: una matriz ``(B, nh, T, T)`` por capa.
+            Sólo si ``output_attentions``: una matriz ``(B, nh, T, T)`` por capa.
 
         Raises
         ------
@@ -427,14 +427,14 @@ class ViT(nn.Module):
         x = self.tokens(images)  # (B, T, D)
         attentions = []
         for block in self.blocks:
-            if return_attention:
+            if output_attentions:
                 x, w = block(x, output_attentions=True)  # w: (B, nh, T, T)
                 attentions.append(w)
             else:
                 x = block(x)
         cls_out = self.norm(x)[:, 0]  # (B, D)
         logits = self.head(cls_out)  # (B, num_classes)
-        return (logits, attentions) if return_attention else logits
+        return (logits, attentions) if output_attentions else logits
 
     @torch.no_grad()
     def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
@@ -442,7 +442,7 @@ class ViT(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            _, att = self(images, return_attention=True)
+            _, att = self(images, output_attentions=True)
         finally:
             self.train(was_training)
         return att
