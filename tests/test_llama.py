@@ -291,3 +291,24 @@ def test_smollm2_greedy_text_matches_hf(smollm2, chat):
         assert "Paris" in new
     else:
         assert mine.shape[1] - ids.shape[1] == 20 and len(new.split()) >= 8
+
+
+def test_from_hf_share_uses_the_same_tensors_and_gives_the_same_logits():
+    from transformers import LlamaConfig as HFLlamaConfig
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(HFLlamaConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+        tie_word_embeddings=True)).eval()
+    copied, shared = Llama.from_hf(hf), Llama.from_hf(hf, share=True)
+    ids = torch.randint(0, 64, (2, 7))
+    with torch.no_grad():
+        assert torch.equal(copied(ids), shared(ids))
+        assert (shared(ids) - hf(ids).logits).abs().max() < 1e-4
+    q = hf.model.layers[0].self_attn.q_proj.weight
+    assert shared.model.layers[0].self_attn.q_proj.weight.data_ptr() == q.data_ptr()
+    assert copied.model.layers[0].self_attn.q_proj.weight.data_ptr() != q.data_ptr()
+    assert shared.lm_head.weight is shared.model.embed_tokens.weight
+    assert all(p.device.type == "cpu" for p in shared.parameters())

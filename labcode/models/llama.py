@@ -472,8 +472,13 @@ class Llama(nn.Module):
             self.train(was_training)
 
     @classmethod
-    def from_hf(cls, hf_model: nn.Module) -> Llama:
+    def from_hf(cls, hf_model: nn.Module, share: bool = False) -> Llama:
         """Copia un ``transformers.LlamaForCausalLM`` (mismo dtype y dispositivo).
+
+        Con ``share=True`` no copia: el modelo se construye sin pesos (dispositivo
+        ``meta``) y sus parámetros son los mismos tensores de ``hf_model`` (las claves
+        coinciden una a una). Ocupa la mitad de memoria; cambiar unos pesos cambia los
+        del otro.
 
         Raises
         ------
@@ -486,6 +491,13 @@ class Llama(nn.Module):
                 "Se esperaba un LlamaForCausalLM de transformers; se recibió "
                 f"{type(hf_model).__name__} (model_type={getattr(config, 'model_type', None)!r})."
             )
+        if share:
+            with torch.device("meta"):
+                model = cls(LlamaConfig.from_hf(config))
+            model.load_state_dict(hf_model.state_dict(), strict=True, assign=True)
+            if model.config.tie_word_embeddings:
+                model.lm_head.weight = model.model.embed_tokens.weight  # vuelve a atarlos
+            return model.eval()
         model = cls(LlamaConfig.from_hf(config))
         model.load_state_dict(hf_model.state_dict(), strict=True)
         p = next(hf_model.parameters())
