@@ -210,7 +210,8 @@ def test_every_named_figure_keeps_its_caption_after_its_cell(generated, page):
         i = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                  and c.source.strip().endswith(fig.source.strip()))
         after = nb.cells[i + 1]
-        assert after.cell_type == "markdown" and after.source == f"*{captions[meta['name']]}*"
+        assert after.cell_type == "markdown" and after.source == captions[meta["name"]]
+        assert after.source.startswith("**")  # el número de la figura, en negrita
         first_word = re.search(r"\w+", meta["caption"])[0]
         assert first_word in after.source, (page, meta["name"], after.source[:80])
 

@@ -466,7 +466,11 @@ _FIGURE_RE = re.compile(r'<figure[^>]*\bid="([^"]+)"[^>]*>(.*?)</figure>', re.S)
 
 
 def _html_text(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+    """Texto de un fragmento HTML, listo para Markdown: fórmulas ``$...$`` y ``<``, ``>``
+    escapados (``<pad>`` no debe leerse como una etiqueta)."""
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+    text = text.replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"\\\((.+?)\\\)", r"$\1$", text)
 
 
 def figure_captions(page_html: Path) -> dict[str, str]:
@@ -491,7 +495,7 @@ def _add_captions(nb, code: list, chapter: list, captions: dict[str, str]) -> No
         name = original.metadata.get("mystnb", {}).get("figure", {}).get("name")
         if name in captions:
             at = nb.cells.index(cell) + 1
-            nb.cells.insert(at, nbformat.v4.new_markdown_cell(f"*{captions[name]}*"))
+            nb.cells.insert(at, nbformat.v4.new_markdown_cell(captions[name]))
 
 
 def finish_notebook(nb, page: str, commit: str, root: Path = ROOT,
