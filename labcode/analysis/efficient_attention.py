@@ -23,8 +23,8 @@ Convenciones: ``q``, ``k`` y ``v`` son tensores ``(..., n, d)`` de coma flotante
 impide mirar al futuro (la clave ``j`` sólo es visible para la consulta ``i`` si
 ``j <= i``).
 
-Además, :func:`time_callable`, :func:`torch_peak_memory` y
-:func:`numpy_peak_memory` miden tiempo y memoria pico de una llamada,
+Además, :func:`torch_peak_memory` y :func:`numpy_peak_memory` miden la memoria pico
+de una llamada (el tiempo, :func:`labcode.utils.timing.time_call`),
 :func:`measure_attention_costs` lo hace para varias longitudes y
 :func:`window_embedding_similarity` mide cuánto cambia la salida de un codificador
 entrenado al enchufarle la ventana deslizante del registro.
@@ -33,10 +33,8 @@ entrenado al enchufarle la ventana deslizante del registro.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -55,6 +53,7 @@ from labcode.nn.masks import sliding_window_mask
 from labcode.utils.checks import int_at_least
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeValueError
+from labcode.utils.timing import time_call
 
 __all__ = [
     "elu_feature_map",
@@ -67,7 +66,6 @@ __all__ = [
     "relative_error",
     "sliding_window_attention",
     "sliding_window_mask",
-    "time_callable",
     "torch_peak_memory",
     "window_embedding_similarity",
 ]
@@ -98,19 +96,6 @@ def relative_error(approx: torch.Tensor | np.ndarray, exact: torch.Tensor | np.n
     if norm == 0:
         raise LabcodeValueError("relative_error: la referencia es todo ceros (norma 0).")
     return torch.linalg.vector_norm(a - e).item() / norm
-
-
-def time_callable(fn: Callable[[], Any], repeats: int = 3, warmup: int = 1) -> float:
-    """Tiempo mínimo (s) de ``repeats`` llamadas a ``fn()`` tras ``warmup`` llamadas."""
-    repeats = int_at_least("repeats", repeats, 1)
-    for _ in range(int_at_least("warmup", warmup, 0)):
-        fn()
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @contextlib.contextmanager
@@ -233,7 +218,7 @@ def measure_attention_costs(
             q, k, v = (torch.randn(1, 1, n, d, generator=gen) for _ in range(3))
             for name, fn in fns.items():
                 call = _bind(fn, q, k, v)
-                out[name]["seconds"][i] = time_callable(call, repeats)
+                out[name]["seconds"][i] = time_call(call, repeats).min_s
                 if memory:
                     out[name]["peak_bytes"][i] = torch_peak_memory(call)
     return out

@@ -1,16 +1,22 @@
-"""Cronometrar con :class:`torch.utils.benchmark.Timer`: la única forma de medir tiempos
-en labcode.
+"""Cronometrar: la única forma de medir tiempos en labcode.
 
 :func:`time_interleaved` mide varias funciones alternándolas (A, B, C, A, B, C...)
 para que una carga variable de la máquina les afecte por igual; :func:`time_call`
 mide una; :func:`time_autorange` repite una operación corta en bloques hasta
-reunir un tiempo mínimo de medida (``Timer.blocked_autorange``). ``Timer`` sincroniza
-la GPU antes y después de cada medida, de modo que el tiempo incluye el trabajo que
-CUDA deja en cola.
+reunir un tiempo mínimo de medida (``torch.utils.benchmark.Timer.blocked_autorange``).
 
-Nota sobre los hilos: ``Timer`` usa un solo hilo si no se le dice otra cosa; aquí
-``num_threads=None`` significa «los hilos que PyTorch usa ahora»
-(``torch.get_num_threads()``), que es lo que ve quien ejecuta el código.
+Por qué dos herramientas: ``torch.utils.benchmark.Timer.timeit(n)`` llama siempre
+al menos dos veces a la función, para calentar, antes de cronometrar; con una
+función lenta (generar cien *tokens*) cada repetición costaría el triple. Las
+repeticiones de :func:`time_interleaved` usan por eso el ``timeit.Timer`` de la
+biblioteca estándar, el mismo que ``torch.utils.benchmark`` usa por dentro: una
+llamada por repetición, con el recolector de basura parado, y el calentamiento
+lo decide ``warmup``. En los dos casos se sincroniza la GPU (si la hay) antes y
+después de cada medida, de modo que el tiempo incluye el trabajo que CUDA deja en
+cola, y los hilos de PyTorch son los pedidos solo mientras se mide.
+
+Nota sobre los hilos: ``num_threads=None`` significa «los hilos que PyTorch usa
+ahora» (``torch.get_num_threads()``), que es lo que ve quien ejecuta el código.
 """
 
 from __future__ import annotations
@@ -42,17 +48,32 @@ class Timing:
         return float(min(self.times_s))
 
 
-def _timer(fn: Callable[[], object], num_threads: int | None):
-    """Un ``Timer`` que llama a ``fn()`` con ``num_threads`` hilos (``None``: los actuales)."""
+def _threads(num_threads: int | None) -> int:
+    """Los hilos de la medida (``None``: los que PyTorch usa ahora)."""
     import torch
-    from torch.utils.benchmark import Timer
 
+    return torch.get_num_threads() if num_threads is None else positive_int(
+        "num_threads", num_threads)
+
+
+def _check_callable(fn: object) -> None:
     if not callable(fn):
         raise LabcodeValueError(f"se esperaba una función sin argumentos; se recibió "
                                 f"{type(fn).__name__}.")
-    threads = torch.get_num_threads() if num_threads is None else positive_int(
-        "num_threads", num_threads)
-    return Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+
+
+def _synchronized(fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn`` seguida de ``torch.cuda.synchronize()`` si hay GPU (el trabajo en cola cuenta)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return fn
+
+    def call() -> None:
+        fn()
+        torch.cuda.synchronize()
+
+    return call
 
 
 def time_interleaved(
@@ -68,9 +89,7 @@ def time_interleaved(
     fns : dict
         ``{nombre: función sin argumentos}``.
     repeats : int
-        Repeticiones cronometradas de cada función (``>= 1``); cada una es un
-        ``Timer.timeit(1)``, que antes de medir llama dos veces a la función para
-        calentar (así que cada repetición la ejecuta tres veces y cronometra la última).
+        Repeticiones cronometradas de cada función (``>= 1``): una llamada cada una.
     warmup : int
         Llamadas previas sin cronometrar (``>= 0``).
     num_threads : int, optional
@@ -81,18 +100,27 @@ def time_interleaved(
     dict
         ``{nombre: Timing}``.
     """
+    import timeit
+
+    from torch.utils.benchmark.utils.common import set_torch_threads
+
     if not isinstance(fns, dict) or not fns:
         raise LabcodeValueError("time_interleaved: se esperaba un dict no vacío {nombre: función}.")
+    for fn in fns.values():
+        _check_callable(fn)
     repeats = positive_int("repeats", repeats)
     warmup = nonnegative_int("warmup", warmup)
-    timers = {name: _timer(fn, num_threads) for name, fn in fns.items()}
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+    calls = {name: _synchronized(fn) for name, fn in fns.items()}
+    timers = {name: timeit.Timer(call) for name, call in calls.items()}
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, timer in timers.items():
-            times[name].append(timer.timeit(1).mean)
+    with set_torch_threads(_threads(num_threads)):
+        _synchronized(lambda: None)()  # lo que estuviera en cola no cuenta
+        for call in calls.values():
+            for _ in range(warmup):
+                call()
+        for _ in range(repeats):
+            for name, timer in timers.items():
+                times[name].append(timer.timeit(number=1))
     return {name: Timing(tuple(ts)) for name, ts in times.items()}
 
 
@@ -110,6 +138,10 @@ def time_autorange(fn: Callable[[], object], min_run_time: float = 0.5,
     Cada elemento de ``times_s`` es la media de un bloque de llamadas; la mediana
     (``median_s``) es la de ``Measurement.median``.
     """
+    from torch.utils.benchmark import Timer
+
+    _check_callable(fn)
     min_run_time = positive_float("min_run_time", min_run_time)
-    measurement = _timer(fn, num_threads).blocked_autorange(min_run_time=min_run_time)
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=_threads(num_threads))
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
     return Timing(tuple(measurement.times))
