@@ -4,19 +4,19 @@ Los núcleos viven en :mod:`labcode.nn.attention` (donde también están registr
 ``ATTENTION_FUNCTIONS`` para enchufarlos en un modelo); aquí se reexportan y se miden.
 
 La atención completa calcula una matriz de puntuaciones ``(n, n)``: tiempo y
-memoria crecen como ``n²``. Este módulo implementa, en PyTorch y al estilo de
-nanoGPT, dos alternativas clásicas:
+memoria crecen como ``n²``. :mod:`labcode.nn.attention` implementa, en PyTorch y al
+estilo de nanoGPT, dos alternativas clásicas, que este módulo mide:
 
-- :func:`sliding_window_attention`: cada consulta sólo mira a las claves que
-  están a distancia ``<= window`` (atención local, como la de Longformer,
+- :func:`labcode.nn.attention.sliding_window_attention`: cada consulta sólo mira a las
+  claves que están a distancia ``<= window`` (atención local, como la de Longformer,
   Beltagy et al., 2020). Se calcula **por bloques** de consultas, sin construir
   nunca la matriz ``n x n``: coste ``O(n·w·d)`` en tiempo y ``O(n·w)`` en
   memoria. Con ``window >= n - 1`` es exactamente la atención completa.
-- :func:`linear_attention`: atención con núcleo (*kernel*) de Katharopoulos et al.
-  (2020), ``sim(q, k) = φ(q)·φ(k)`` con ``φ(x) = elu(x) + 1``. Reordenar el
-  producto, ``φ(Q) (φ(K)ᵀ V)``, da coste ``O(n·d²)``. No es una aproximación de
+- :func:`labcode.nn.attention.linear_attention`: atención con núcleo (*kernel*) de
+  Katharopoulos et al. (2020), ``sim(q, k) = φ(q)·φ(k)`` con ``φ(x) = elu(x) + 1``.
+  Reordenar el producto, ``φ(Q) (φ(K)ᵀ V)``, da coste ``O(n·d²)``. No es una aproximación de
   la softmax sino **otra** atención: coincide exactamente con su propia forma
-  cuadrática (:func:`linear_attention_naive`), no con la softmax.
+  cuadrática (:func:`labcode.nn.attention.linear_attention_naive`), no con la softmax.
 
 Convenciones: ``q``, ``k`` y ``v`` son tensores ``(..., n, d)`` de coma flotante
 (típicamente ``(B, nh, T, hs)``) con las mismas dimensiones de lote; ``causal``
@@ -42,30 +42,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from labcode.nn.attention import (
-    elu_feature_map,
-    full_attention,
-    linear_attention,
-    linear_attention_naive,
-    sliding_window_attention,
-)
-from labcode.nn.masks import sliding_window_mask
+# Reexportados (``as``): los núcleos viven en nn.attention y nn.masks; el capítulo 12
+# y las pruebas los importan también desde aquí.
+from labcode.nn.attention import elu_feature_map as elu_feature_map
+from labcode.nn.attention import full_attention as full_attention
+from labcode.nn.attention import linear_attention as linear_attention
+from labcode.nn.attention import linear_attention_naive as linear_attention_naive
+from labcode.nn.attention import sliding_window_attention as sliding_window_attention
+from labcode.nn.masks import sliding_window_mask as sliding_window_mask
 from labcode.utils.checks import int_at_least
 from labcode.utils.checks import seed as _check_seed
 from labcode.utils.errors import LabcodeValueError
 from labcode.utils.timing import time_call
 
+# Los nombres importados de módulos inferiores siguen disponibles aquí, pero se
+# documentan (y se listan en __all__) solo donde se definen.
 __all__ = [
-    "elu_feature_map",
-    "full_attention",
-    "linear_attention",
-    "linear_attention_naive",
     "mean_pooled_embeddings",
     "measure_attention_costs",
     "numpy_peak_memory",
     "relative_error",
-    "sliding_window_attention",
-    "sliding_window_mask",
     "torch_peak_memory",
     "window_embedding_similarity",
 ]

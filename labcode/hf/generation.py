@@ -14,9 +14,10 @@ decodificación del capítulo 8:
 con caché de claves y valores y decodificación incremental del texto.
 
 Además hay piezas sueltas para el bucle autorregresivo "a mano":
-:func:`autoregressive_loop`, :func:`greedy_by_hand`, :func:`top_k_filter`,
-:func:`top_p_filter` y :func:`apply_repetition_penalty` (estas tres, como el paso de
-muestreo de :meth:`GPT2TextGenerator.stream`, vienen de :mod:`labcode.sampling`).
+:func:`autoregressive_loop` y :func:`greedy_by_hand`. Las de muestreo
+(:func:`labcode.sampling.top_k_filter`, :func:`labcode.sampling.top_p_filter` y
+:func:`labcode.sampling.apply_repetition_penalty`) se importan de :mod:`labcode.sampling`,
+como el paso de muestreo de :meth:`GPT2TextGenerator.stream`.
 """
 
 from __future__ import annotations
@@ -32,30 +33,26 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from labcode.sampling import (
-    apply_repetition_penalty,
-    check_sampling,
-    sample_next_token,
-    top_k_filter,
-    top_p_filter,
-)
+from labcode.sampling import apply_repetition_penalty as apply_repetition_penalty
+from labcode.sampling import check_sampling, sample_next_token
+from labcode.sampling import top_k_filter as top_k_filter
+from labcode.sampling import top_p_filter as top_p_filter
 from labcode.utils import checks
 from labcode.utils.checks import int_at_least
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
+# Los nombres importados de módulos inferiores siguen disponibles aquí, pero se
+# documentan (y se listan en __all__) solo donde se definen.
 __all__ = [
     "STRATEGIES",
     "GPT2TextGenerator",
     "add_cli",
-    "apply_repetition_penalty",
     "autoregressive_loop",
     "distinct_n",
     "greedy_by_hand",
     "perplexity_from_logprobs",
     "repeated_ngram_share",
     "run_cli",
-    "top_k_filter",
-    "top_p_filter",
 ]
 
 #: Estrategias de decodificación admitidas por :meth:`GPT2TextGenerator.generate`.

@@ -60,7 +60,8 @@ def _check_gpt2_folder(name_or_path: str) -> None:
 
 
 def load_gpt(name_or_path: str, **hf_kwargs: Any) -> GPT:
-    """Carga GPT-2 preentrenado con ``transformers`` y lo copia con :meth:`GPT.from_hf`.
+    """Carga GPT-2 preentrenado con ``transformers`` y lo copia con
+    :meth:`labcode.models.gpt.GPT.from_hf`.
 
     Parameters
     ----------

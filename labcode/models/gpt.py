@@ -47,7 +47,6 @@ __all__ = [
     "MLP",
     "Block",
     "GPT",
-    "KVCache",
     "encoder_block_from_gpt_block",
 ]
 
@@ -448,7 +447,7 @@ def encoder_block_from_gpt_block(block: Block):
     """Copia un :class:`Block` de GPT en un ``TransformerEncoderBlock`` pre-LN.
 
     El bloque devuelto (``norm_first=True``, ``activation="gelu_tanh"``,
-    ``dropout=0``) con la máscara :func:`labcode.nn.blocks.causal_mask` calcula
+    ``dropout=0``) con la máscara :func:`labcode.nn.masks.causal_mask` calcula
     exactamente lo mismo que ``block``: un bloque de GPT es un bloque encoder
     pre-LN con atención causal.
 

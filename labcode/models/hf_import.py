@@ -93,7 +93,8 @@ def gpt_config_from_hf(hf_config: Any) -> GPTConfig:
 
 
 def gpt_from_hf(hf_model: nn.Module, cls: type[GPT] = GPT, share: bool = False) -> GPT:
-    """Copia un ``transformers.GPT2LMHeadModel`` (o ``GPT2Model``) en un :class:`GPT`
+    """Copia un ``transformers.GPT2LMHeadModel`` (o ``GPT2Model``) en un
+    :class:`labcode.models.gpt.GPT`
     nuevo, en modo evaluación, en el dispositivo y tipo de ``hf_model``.
 
     Con ``share=True`` no copia: el modelo se construye sin pesos (dispositivo
@@ -188,8 +189,9 @@ def bert_config_from_hf(hf_config: Any) -> BertConfig:
 
 
 def bert_from_hf(hf_model: nn.Module, cls: type[BertEncoder] = BertEncoder) -> BertEncoder:
-    """Copia un ``transformers.BertModel`` (o un modelo con atributo ``.bert``) en un
-    :class:`BertEncoder` nuevo, en modo evaluación, en el dispositivo y tipo de ``hf_model``.
+    """Copia un ``transformers.BertModel`` (o un modelo con atributo ``.bert``) en
+    un :class:`labcode.models.bert.BertEncoder` nuevo, en modo evaluación, en el dispositivo y
+    tipo de ``hf_model``.
 
     El *pooler* de HF no se copia (``forward`` devuelve los estados ocultos).
     """

@@ -11,7 +11,7 @@ Frente al GPT-2 del libro cambian cuatro piezas:
   ``num_key_value_heads < num_attention_heads`` cabezas de claves/valores y
   cada una la comparten ``num_attention_heads // num_key_value_heads`` cabezas
   de consulta (:func:`repeat_kv`). La caché de claves y valores
-  (:class:`KVCache`) guarda sólo las cabezas compartidas.
+  (:class:`labcode.nn.cache.KVCache`) guarda sólo las cabezas compartidas.
 
 Los nombres de los parámetros copian los de ``LlamaForCausalLM`` de
 transformers (``model.embed_tokens``, ``model.layers.0.self_attn.q_proj``,
@@ -39,7 +39,6 @@ from labcode.utils.checks import token_ids
 from labcode.utils.errors import LabcodeTypeError, LabcodeValueError
 
 __all__ = [
-    "KVCache",
     "Llama",
     "LlamaAttention",
     "LlamaConfig",
@@ -443,7 +442,8 @@ class Llama(nn.Module):
         ``do_sample=False``: decodificación voraz (``argmax``); ``True``: muestreo con
         ``temperature``, ``top_k``, ``top_p`` y ``generator``
         (:func:`labcode.sampling.sample_next_token`); ``repetition_penalty`` (1.0 = ninguna)
-        en ambos casos. ``use_cache`` reutiliza claves y valores (:class:`KVCache`): cada
+        en ambos casos. ``use_cache`` reutiliza claves y valores
+        (:class:`labcode.nn.cache.KVCache`): cada
         paso procesa solo el último token, con el mismo resultado. Con ``eos_token_id``,
         una fila que lo genera queda terminada (se rellena con él) y la generación acaba
         cuando todas han terminado. Devuelve ``(B, T + n)`` con ``n <= max_new_tokens``.

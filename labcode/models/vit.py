@@ -359,7 +359,7 @@ class ViT(nn.Module):
     patch_embed : PatchEmbedding
     cls_token : nn.Parameter
         ``(1, 1, D)``.
-    pos_embed : LearnedPositionalEmbedding
+    pos_embed : labcode.nn.positional.LearnedPositionalEmbedding
         ``T = N + 1`` posiciones (la 0 es la del ``[CLS]``); la tabla es
         ``pos_embed.wpe.weight`` ``(T, D)``.
     blocks : nn.ModuleList

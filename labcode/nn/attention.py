@@ -177,7 +177,8 @@ def linear_attention_fn(q, k, v, mask=None, *, scale=None, dropout=0.0, is_causa
     return weights @ v, (weights if output_attentions else None)
 
 
-#: Registro de implementaciones: ``ATTENTION_FUNCTIONS[nombre](q, k, v, mask, ...)``.
+#: Registro de implementaciones, que se llaman como
+#: ``ATTENTION_FUNCTIONS[nombre](q, k, v, mask, ...)``.
 #: Para añadir otra, regístrala aquí con la misma firma.
 ATTENTION_FUNCTIONS: dict[str, Callable[..., tuple[torch.Tensor, Weights]]] = {
     "sdpa": sdpa_attention,

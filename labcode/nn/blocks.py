@@ -7,7 +7,8 @@ Cada clase implementa un único concepto, al estilo de nanoGPT:
 - :class:`FeedForward`: red *position-wise* de dos capas (``fc1`` y ``fc2``).
 - :class:`TransformerEncoderBlock`: autoatención + FFN con residuales y LayerNorm.
 - :class:`TransformerDecoderBlock`: autoatención enmascarada + atención cruzada + FFN.
-- :func:`causal_mask` y :func:`padding_mask`: máscaras booleanas (de :mod:`labcode.nn.masks`).
+- :func:`labcode.nn.masks.causal_mask` y :func:`labcode.nn.masks.padding_mask`: máscaras
+  booleanas (de :mod:`labcode.nn.masks`).
 
 El núcleo de la atención sale del registro :data:`labcode.nn.attention.ATTENTION_FUNCTIONS`
 (``attn_implementation="sdpa"``, ``"eager"``, ``"sliding_window"`` o ``"linear"``).
@@ -27,17 +28,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.nn.attention import ATTENTION_FUNCTIONS, check_attn_implementation
-from labcode.nn.masks import causal_mask, padding_mask
+from labcode.nn.masks import causal_mask as causal_mask  # reexportada
+from labcode.nn.masks import padding_mask as padding_mask  # reexportada
 from labcode.utils import checks
 from labcode.utils.errors import LabcodeRuntimeError, LabcodeTypeError, LabcodeValueError
 
+# Los nombres importados de módulos inferiores siguen disponibles aquí, pero se
+# documentan (y se listan en __all__) solo donde se definen.
 __all__ = [
     "MultiHeadAttention",
     "FeedForward",
     "TransformerEncoderBlock",
     "TransformerDecoderBlock",
-    "causal_mask",
-    "padding_mask",
     "ACTIVATIONS",
 ]
 
@@ -352,7 +354,7 @@ class TransformerEncoderBlock(nn.Module):
         x : torch.Tensor
             ``(B, T, C)`` o ``(T, C)``.
         mask : torch.Tensor, opcional
-            Booleana difundible a ``(B, nh, T, T)``, p. ej. :func:`padding_mask`.
+            Booleana difundible a ``(B, nh, T, T)``, p. ej. :func:`labcode.nn.masks.padding_mask`.
         output_attentions : bool
             Si es ``True`` devuelve también los pesos de autoatención ``(B, nh, T, T)``.
 

@@ -306,7 +306,7 @@ def length_mask(lengths, n: int | None = None) -> np.ndarray:
     ``(batch, n_q, n_k)``; para varias cabezas ``(batch, h, n_q, n_k)`` usa
     ``length_mask(...)[:, None]`` (forma ``(batch, 1, 1, n)``).
 
-    No confundir con :func:`labcode.nn.blocks.padding_mask`, que en PyTorch recibe los ids y el id
+    No confundir con :func:`labcode.nn.masks.padding_mask`, que en PyTorch recibe los ids y el id
     de relleno y devuelve ``(B, 1, 1, T)``: contratos distintos, nombres distintos.
 
     Parameters

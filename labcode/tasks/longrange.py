@@ -149,7 +149,7 @@ def build_matched_models(
     d_model:
         Dimensión del Transformer y del *embedding* de la LSTM.
     vocab_size, num_classes:
-        Vocabulario y clases (los de :class:`LongRangeTask`).
+        Vocabulario y clases (los de :class:`labcode.data.longrange.LongRangeTask`).
     num_heads, d_ff, num_layers, max_len:
         Ver :class:`TransformerClassifier`.
     tolerance:
@@ -219,7 +219,8 @@ def train_and_eval(
 
     AdamW con tasa constante ``lr``, recorte de la norma del gradiente a
     ``clip`` y lotes nuevos en cada paso (datos infinitos). La exactitud se
-    calcula sobre :meth:`LongRangeTask.test_set`, que no se usa para entrenar.
+    calcula sobre :meth:`labcode.data.longrange.LongRangeTask.test_set`, que no se usa para
+    entrenar.
 
     Parameters
     ----------

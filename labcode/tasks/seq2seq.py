@@ -186,7 +186,8 @@ def train_dates_model(
     Parameters
     ----------
     model_config : dict
-        Argumentos de :class:`TransformerConfig` salvo los tamaños de vocabulario
+        Argumentos de :class:`labcode.models.seq2seq.TransformerConfig` salvo los tamaños de
+        vocabulario
         (los del capítulo: :data:`labcode.book.presets.DATES_MODEL_CONFIG`).
     train_config : dict
         Argumentos de :class:`Seq2SeqTrainConfig`

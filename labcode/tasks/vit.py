@@ -215,7 +215,8 @@ def train_vit(
     show_progress: bool = True,
     eval_every: int = 1,
 ) -> tuple[ViT, TrainHistory, DigitsData]:
-    """Crea un :class:`ViT` y lo entrena sobre los dígitos con :func:`train_model`.
+    """Crea un :class:`labcode.models.vit.ViT` y lo entrena sobre los dígitos con
+    :func:`train_model`.
 
     Parameters
     ----------

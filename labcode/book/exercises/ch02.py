@@ -137,7 +137,7 @@ def check_11_1(answer, atol: float | None = None) -> bool:
 
         ``None`` significa «todavía no hay respuesta».
     atol : float, optional
-        Tolerancia común. Por defecto, :data:`TOLERANCES_11_1`: con dos decimales
+        Tolerancia común. Por defecto, ``TOLERANCES_11_1``: con dos decimales
         en cada paso basta (0,01 en los pesos y 0,05 en la salida).
 
     Returns

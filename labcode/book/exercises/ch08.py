@@ -31,7 +31,7 @@ def _top_p_cases() -> list[tuple[str, object, float]]:
 def check_ch8_top_p(fn) -> bool:
     """Práctica del capítulo 8: ``fn(logits, p)`` debe devolver la distribución top-p.
 
-    Se compara con :func:`labcode.hf.generation.top_p_filter` en varios casos
+    Se compara con :func:`labcode.sampling.top_p_filter` en varios casos
     aleatorios y en casos límite (``p = 1``, distribuciones muy concentradas o
     casi uniformes). ``logits`` es un tensor 1-D de ``torch.float64``.
 
