@@ -16,7 +16,6 @@ from __future__ import annotations
 from labcode.models.vit import ViTConfig
 from labcode.tasks.quijote import CharGPTTrainConfig
 from labcode.tasks.vit import ViTTrainConfig
-from labcode.utils.config import get_profile
 from labcode.utils.errors import LabcodeValueError
 
 __all__ = [
@@ -40,9 +39,12 @@ VIT_DIGITS_CONFIG = ViTConfig()
 VIT_DIGITS_TRAIN_CONFIG = ViTTrainConfig()
 
 
-def default_train_config(profile: str | None = None) -> CharGPTTrainConfig:
-    """Mini-GPT del capítulo 6 según el perfil: ``quick`` (CPU, < 3 min) o ``full`` (GPU)."""
-    profile = get_profile() if profile is None else profile
+def default_train_config(profile: str) -> CharGPTTrainConfig:
+    """Mini-GPT del capítulo 6 según el perfil: ``quick`` (CPU, < 3 min) o ``full`` (GPU).
+
+    El perfil se pasa siempre (el capítulo le da :func:`labcode.utils.config.get_profile`):
+    así solo dependen del perfil las páginas que lo leen, no todas las que usan un preset.
+    """
     if profile == "quick":
         return CharGPTTrainConfig()
     if profile == "full":
