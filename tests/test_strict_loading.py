@@ -198,8 +198,12 @@ def test_bad_train_jsonl_is_a_clear_error(tmp_path, monkeypatch):
 # --- Guardado atómico con señales reales ----------------------------------------------
 
 _SAVER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from labcode.hf.sentiment import BERTSentimentClassifier
+
+    # Ctrl-C -> KeyboardInterrupt aunque el proceso padre ignore SIGINT (un trabajo en
+    # segundo plano de bash, nohup...): Python no instala su manejador si lo hereda ignorado.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     clf = BERTSentimentClassifier.load(sys.argv[1], device="cpu")
     clf.max_length = 12  # el guardado nuevo se distingue del anterior
