@@ -13,8 +13,9 @@ import pkgutil
 import re
 from collections import Counter
 
-import labcode
 from bookutil import ROOT
+
+import labcode
 
 API = ROOT / "book" / "api.md"
 # Los módulos de cada capítulo de ejercicios se documentan a través del paquete

@@ -163,6 +163,27 @@ def test_quantize_int8_replaces_linears_and_keeps_greedy():
         inf.quantize_int8(model, mode="int4")
 
 
+def test_with_int8_mode_shares_the_int8_weights_and_matches_a_fresh_quantization():
+    model = tiny_gpt(vocab_size=50, n_positions=32, n_embd=32, n_layer=2, n_head=2)
+    w8 = inf.quantize_int8(model, mode="weight_only")
+    dy = inf.with_int8_mode(w8, "dynamic")
+    fresh = inf.quantize_int8(model, mode="dynamic")
+    pairs = [(a, b) for a, b in zip(w8.modules(), dy.modules(), strict=True)
+             if isinstance(a, inf.Int8Linear)]
+    assert len(pairs) == 2 * 4 + 1
+    for a, b in pairs:
+        assert b.weight_int8.data_ptr() == a.weight_int8.data_ptr()  # sin copia
+        assert b.scales.data_ptr() == a.scales.data_ptr()
+        assert a.mode == "weight_only" and b.mode in ("dynamic", "weight_only")
+    ids = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(dy(ids), fresh(ids))  # como cuantizar de nuevo en ese modo
+    with pytest.raises(ValueError, match="Int8Linear"):
+        inf.with_int8_mode(model, "dynamic")
+    with pytest.raises(ValueError, match="mode"):
+        inf.with_int8_mode(w8, "int4")
+
+
 def test_perplexity_matches_cross_entropy():
     model = tiny_llama(vocab_size=20)
     ids = torch.randint(0, 20, (10,), generator=torch.Generator().manual_seed(0))

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labcode.utils.checks import nonnegative_int, positive_int
-from labcode.utils.runtime import release_memory
+from labcode.utils.runtime import trim_heap
 from labcode.utils.timing import time_autorange, time_interleaved
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "model_shape",
     "perplexity",
     "quantize_int8",
+    "with_int8_mode",
     "roofline_time",
     "step_cost",
     "time_calls",
@@ -419,8 +420,10 @@ class Int8Linear(nn.Module):
             raise TypeError(f"Int8Linear.from_linear: se esperaba un nn.Linear; se recibió "
                             f"{type(linear).__name__}.")
         w = linear.weight.detach().float()
-        scales = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # (out,)
-        q = torch.round(w / scales[:, None]).clamp(-127, 127).to(torch.int8)
+        lo, hi = torch.aminmax(w, dim=1)  # sin el temporal de w.abs()
+        scales = torch.maximum(-lo, hi).clamp(min=1e-12) / 127.0  # (out,)
+        # Un solo temporal float32 del tamaño de w (la cabeza de un LLM ocupa >100 MB).
+        q = (w / scales[:, None]).round_().clamp_(-127, 127).to(torch.int8)
         return cls(q, scales.to(linear.weight.dtype), linear.bias, mode=mode)
 
     def dequantized_weight(self) -> torch.Tensor:
@@ -488,7 +491,7 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
             for name, child in list(parent.named_children()):
                 if isinstance(child, nn.Linear):
                     setattr(parent, name, Int8Linear.from_linear(child, mode=mode))
-                    release_memory()
+                    trim_heap()  # los temporales float32 de cada capa
         return model.eval()
     # Copia: deepcopy pone cada nn.Linear ya cuantizada en su sitio (memo) y nunca copia
     # sus pesos en float32; los pesos atados (embeddings = cabeza) se comparten con el
@@ -496,7 +499,25 @@ def quantize_int8(model: nn.Module, mode: str = "weight_only", inplace: bool = F
     memo: dict[int, Any] = {id(m.weight): m.weight for m in linears}
     for m in linears:
         memo[id(m)] = Int8Linear.from_linear(m, mode=mode)
-        release_memory()
+        trim_heap()
+    return copy.deepcopy(model, memo=memo).eval()
+
+
+def with_int8_mode(model: nn.Module, mode: str) -> nn.Module:
+    """Copia de un modelo ya cuantizado con :func:`quantize_int8` que usa otro ``mode``.
+
+    Los dos modos usan los mismos int8 y las mismas escalas: la copia comparte todos
+    los tensores con ``model`` (solo cambia cómo se hace el producto), así que no
+    ocupa otra vez los pesos.
+    """
+    if mode not in INT8_MODES:
+        raise ValueError(f"with_int8_mode: mode debe ser uno de {INT8_MODES}; se recibió {mode!r}.")
+    layers = [m for m in model.modules() if isinstance(m, Int8Linear)]
+    if not layers:
+        raise ValueError("with_int8_mode: el modelo no tiene capas Int8Linear (usa quantize_int8).")
+    memo: dict[int, Any] = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    for m in layers:
+        memo[id(m)] = Int8Linear(m.weight_int8, m.scales, m.bias, mode=mode)
     return copy.deepcopy(model, memo=memo).eval()
 
 

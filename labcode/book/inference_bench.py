@@ -101,9 +101,12 @@ def quant_report(model: nn.Module, eval_ids: torch.Tensor, prompt: torch.Tensor,
     Velocidad: tokens/s de ``generate`` con lote 1 (intercalado) frente al techo de
     memoria de cada variante, que sube porque cada peso ocupa 1 byte en vez de 4.
     """
-    variants = {"fp32": model, **{m: inf.quantize_int8(model, mode=m) for m in modes}}
-    if "fp32" in modes:
-        raise ValueError("quant_report: 'fp32' es la referencia, no un modo de int8.")
+    if "fp32" in modes or not modes:
+        raise ValueError("quant_report: modes son modos de int8 ('fp32' es la referencia).")
+    # Un solo juego de pesos int8: los demás modos lo comparten (memoria de Binder).
+    first = inf.quantize_int8(model, mode=modes[0])
+    variants = {"fp32": model, modes[0]: first,
+                **{m: inf.with_int8_mode(first, m) for m in modes[1:]}}
     ref_tokens = model.generate(prompt, new_tokens)
     out: dict[str, Any] = {}
     ref_logits = None

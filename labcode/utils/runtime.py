@@ -6,7 +6,8 @@ cronómetro, pico de memoria y descripción del entorno.
   Jupyter, texto en una terminal, nada si ``LABCODE_PROGRESS=off``.
 - :func:`quiet_bars` apaga, bajo ese mismo ajuste, la barra de otra biblioteca;
   :func:`quiet_transformers` silencia los avisos y las barras de transformers.
-- :func:`timer`, :func:`release_memory`, :func:`peak_rss_bytes` y :func:`environment_summary`.
+- :func:`timer`, :func:`release_memory` (y :func:`trim_heap`), :func:`peak_rss_bytes` y
+  :func:`environment_summary`.
 
 ``LABCODE_PROGRESS`` (``auto`` por defecto, ``text`` u ``off``) es un ajuste de
 labcode, no del libro: sirve igual en un registro de CI que en la construcción
@@ -137,10 +138,21 @@ def release_memory() -> None:
     de memoria del proceso sigue creciendo con el siguiente modelo. Fuera de glibc
     (macOS, Windows, musl) solo recoge la basura.
     """
-    import ctypes
     import gc
 
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Solo ``malloc_trim``: devuelve al sistema el montón libre sin recoger la basura.
+
+    Cuesta microsegundos; ``gc.collect`` recorre todos los objetos de Python (décimas de
+    segundo en un cuaderno con modelos cargados), así que en un bucle (una llamada por
+    capa) se usa esta y no :func:`release_memory`. Fuera de glibc no hace nada.
+    """
+    import ctypes
+
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # pragma: no cover - otra libc
