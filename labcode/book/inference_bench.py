@@ -17,6 +17,7 @@ from torch import nn
 
 from labcode.analysis import inference as inf
 from labcode.models.decoding import StaticCacheGPT, TruncatedLlama, speculative_generate
+from labcode.utils.runtime import trim_heap
 from labcode.utils.timing import time_call
 
 __all__ = [
@@ -111,16 +112,22 @@ def quant_report(model: nn.Module, eval_ids: torch.Tensor, prompt: torch.Tensor,
     out: dict[str, Any] = {}
     ref_logits = None
     for name, m in variants.items():
-        with torch.inference_mode():
-            logits = m(eval_ids[None, :window]).float()  # (1, window, V)
-        ref_logits = logits if ref_logits is None else ref_logits
         cost = inf.step_cost(m, 1, prompt.shape[1] + new_tokens // 2)
         out[name] = {"perplexity": inf.perplexity(m, eval_ids, window),
                      "bytes_per_token": cost.bytes_per_token,
                      "ceiling_tokens_per_s": inf.decode_ceiling(cost, roof["bandwidth"]),
                      "same_tokens": bool(torch.equal(m.generate(prompt, new_tokens), ref_tokens))}
-        if name != "fp32":
+        with torch.inference_mode():
+            logits = m(eval_ids[None, :window]).float()  # (1, window, V)
+        if ref_logits is None:
+            ref_logits = logits
+        else:
             out[name]["logit_error"] = inf.logit_stats(logits, ref_logits)
+        del logits  # (1, window, V) float32: solo la referencia sigue viva (memoria de Binder)
+        # glibc se queda con los temporales de cada variante (logits, log-softmax, el
+        # empaquetado de FBGEMM); devolverlos antes de la siguiente baja el pico ~100 MB.
+        trim_heap()
+    del ref_logits
     # Cada variante ya generó una vez (same_tokens): ese fue su calentamiento.
     times = inf.time_calls({n: (lambda m=m: m.generate(prompt, new_tokens))
                             for n, m in variants.items()}, repeats=repeats, warmup=0)
