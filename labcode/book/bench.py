@@ -284,8 +284,8 @@ def bench_generation(
     """Tokens por segundo de ``labcode.models.gpt.GPT.generate`` (con y sin caché KV) y de HF.
 
     Los tres caminos usan **el mismo modelo**: una configuración de GPT-2 (por
-    defecto la *small*, 124 M parámetros) con pesos aleatorios, copiados de
-    ``GPT2LMHeadModel`` a nuestro ``GPT`` con ``GPT.from_hf``. La velocidad no
+    defecto la *small*, 124 M parámetros) con pesos aleatorios: nuestro ``GPT`` usa los
+    mismos tensores que el ``GPT2LMHeadModel`` (``GPT.from_hf(share=True)``). La velocidad no
     depende de los valores de los pesos, y sin red no hay pesos preentrenados de
     GPT-2. Decodificación voraz, sin token de fin: todos generan exactamente
     ``new_tokens`` tokens, y se comprueba que son los mismos.
@@ -341,7 +341,8 @@ def _twin_gpt2(dev: torch.device, **config: int) -> tuple[nn.Module, nn.Module]:
     hf.generation_config.eos_token_id = None
     hf.generation_config.bos_token_id = None
     hf.generation_config.pad_token_id = 0
-    return hf, GPT.from_hf(hf).to(dev).eval()
+    # share=True: los mismos tensores que HF (un solo GPT-2 en memoria; Binder da 2 GB).
+    return hf, GPT.from_hf(hf, share=True).eval()
 
 
 
