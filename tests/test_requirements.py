@@ -16,8 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"([A-Za-z0-9_.\-\[\]]+)==([0-9][A-Za-z0-9.]*)")
-DEV_TOOLS = ("jupyter-book", "sphinx", "myst-nb", "jupyter-cache", "pytest", "playwright",
-             "ruff", "check-jsonschema", "setuptools", "nbclient")
+DEV_TOOLS = ("jupyter-book", "sphinx", "myst-nb", "jupyter-cache", "pytest", "pytest-xdist",
+             "playwright", "ruff", "check-jsonschema", "setuptools", "nbclient")
 
 
 def _lines(path: Path) -> list[str]:
@@ -65,7 +65,7 @@ def test_dev_requirements_include_the_readers_and_add_only_tools():
     assert not set(dev) & set(readers), "una versión fijada en los dos ficheros"
     assert set(DEV_TOOLS) <= set(dev)
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "pip install --quiet -r requirements-dev.txt" in makefile
+    assert "pip install --quiet --no-compile -r requirements-dev.txt" in makefile
 
 
 def test_binder_post_build_only_installs_labcode_and_generates_notebooks():

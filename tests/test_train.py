@@ -12,7 +12,7 @@ from torch import nn
 
 from labcode.models.vit import ViT, ViTConfig
 from labcode.nn.params import num_parameters
-from labcode.train import TrainConfig, lr_at, param_groups, train
+from labcode.train import TrainConfig, lr_at, make_optimizer, param_groups, train
 
 
 class _Tiny(nn.Module):
@@ -105,7 +105,7 @@ def test_train_equals_a_hand_written_loop():
     res = train(model, _batches(), _mse, cfg)
     torch.manual_seed(0)
     ref = _Tiny()
-    opt = torch.optim.AdamW(param_groups(ref, 0.1), lr=cfg.lr)
+    opt = torch.optim.AdamW(param_groups(ref, 0.1), lr=cfg.lr, fused=True)
     losses = []
     for step, batch in zip(range(cfg.steps), _batches(), strict=False):
         for group in opt.param_groups:
@@ -119,6 +119,29 @@ def test_train_equals_a_hand_written_loop():
     assert res.losses == losses
     assert res.lrs == [lr_at(s, cfg) for s in range(15)]
     assert res.steps == 15 and not model.training
+
+
+def test_optimizer_is_fused_on_cpu_and_matches_the_python_loop():
+    cfg = TrainConfig(steps=20, lr=1e-2, warmup=2, weight_decay=0.1, grad_clip=1.0,
+                      show_progress=False)
+    torch.manual_seed(0)
+    model = _Tiny()
+    assert make_optimizer(model, cfg).defaults["fused"] is True
+    torch.manual_seed(0)
+    ref = _Tiny()
+    train(model, _batches(), _mse, cfg)
+    opt = torch.optim.AdamW(param_groups(ref, 0.1), lr=cfg.lr, betas=cfg.betas, foreach=False)
+    for step, batch in zip(range(cfg.steps), _batches(), strict=False):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        opt.zero_grad()
+        _mse(ref, batch).backward()
+        nn.utils.clip_grad_norm_(ref.parameters(), cfg.grad_clip)
+        opt.step()
+    for ours, theirs in zip(model.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    # Fuera de CPU y CUDA (aquí, el dispositivo «meta»), el bucle de siempre.
+    assert make_optimizer(_Tiny().to("meta"), cfg).defaults["fused"] is None
 
 
 def test_evaluation_hook_every_n_steps_and_at_the_end():

@@ -40,7 +40,7 @@ VIT_DIGITS_TRAIN_CONFIG = ViTTrainConfig()
 
 
 def default_train_config(profile: str) -> CharGPTTrainConfig:
-    """Mini-GPT del capítulo 6 según el perfil: ``quick`` (CPU, < 3 min) o ``full`` (GPU).
+    """Mini-GPT del capítulo 6 según el perfil: ``quick`` (CPU, < 2 min) o ``full`` (GPU).
 
     El perfil se pasa siempre (el capítulo le da :func:`labcode.utils.config.get_profile`):
     así solo dependen del perfil las páginas que lo leen, no todas las que usan un preset.
