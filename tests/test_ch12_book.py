@@ -15,18 +15,27 @@ def g():
     return glued(PAGE)
 
 
-def test_accuracies_in_range(g):
-    keys = [k for k in g if k.startswith(("ch12_acc_", "ch12_cal_"))]
-    assert len(keys) >= 12
+def test_accuracies_are_counts_over_the_subset_and_agree(g):
+    n = g["ch12_n_sub"]
+    assert n == 200
+    keys = [k for k in g if k.startswith(("ch12_acc_k", "ch12_cal_k"))]
+    assert len(keys) == 10, keys
     for key in keys:
-        assert 0.0 <= g.float(key) <= 100.0, key
-    assert 0 <= g.float("ch12_best_prompt_acc") <= 100
-    assert g["ch12_best_prompt"] in outputs_text(PAGE)
+        # aciertos / 200 frases, con un decimal: múltiplos exactos de 0,5 puntos
+        hits = g.float(key) * n / 100
+        assert abs(hits - round(hits)) < 1e-6 and 0 <= round(hits) <= n, (key, g[key])
+    short = {"0 ejemplos": "k0", "0 ejemplos, ' bad'/' good'": "k0_goodbad",
+             "4 ejemplos (último −)": "k4_neg", "8 ejemplos (último +)": "k8_pos",
+             "8 ejemplos (último −)": "k8_neg"}
+    best = g["ch12_best_prompt"]
+    assert best in short and best in outputs_text(PAGE)
+    cal = {name: g.float(f"ch12_cal_{key}") for name, key in short.items()}
+    assert g.float("ch12_best_prompt_acc") == max(cal.values()) == cal[best]
+    gap = abs(g.float("ch12_acc_k8_pos") - g.float("ch12_acc_k8_neg"))
+    assert g.float("ch12_order_gap") == pytest.approx(gap, abs=0.051)
     # el clasificador ajustado supera claramente al azar
     assert g.float("ch12_acc_ft") > 70 and g.float("ch12_acc_ft_872") > 70
     assert g["ch12_ft_source"] in ("capítulo 7", "ajustado aquí (2000 frases)")
-    assert g["ch12_n_sub"] == 200
-    assert 0 <= g.float("ch12_order_gap") <= 100
     assert "configuraciones" in g["ch12_fewshot_verdict"] or "configuración" in g[
         "ch12_fewshot_verdict"
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from labcode.data.registry import fetch
 from labcode.hf.sentiment import (
     BERTSentimentClassifier,
     TrainingHistory,
+    UntrainedHeadWarning,
     add_cli,
     classification_metrics,
     default_lr,
@@ -68,6 +70,19 @@ def test_learns_synthetic_sentiment(trained):
     assert np.mean(hist.loss[-3:]) < np.mean(hist.loss[:3])
     held_out = clf.predict(["an excellent and wonderful film", "a terrible , boring film"])
     assert held_out == [1, 0]
+
+
+def test_untrained_head_warns_but_not_during_fit():
+    texts, labels = _synthetic()
+    with pytest.warns(UntrainedHeadWarning, match="cabeza aleatoria"):
+        BERTSentimentClassifier(max_length=16, device="cpu", seed=0).predict(texts[:2])
+    clf = BERTSentimentClassifier(max_length=16, device="cpu", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntrainedHeadWarning)
+        hist = clf.fit(texts[:32], labels[:32], epochs=1, batch_size=16, progress=False,
+                       eval_texts=texts[:4], eval_labels=labels[:4], eval_every=1)
+        clf.predict(texts[:2])
+    assert hist.eval_step == [1, 2]
 
 
 @pytest.mark.slow

@@ -436,7 +436,10 @@ class BERTSentimentClassifier:
         def evaluate(step: int) -> None:
             if rank == 0:
                 hist.eval_step.append(step)
-                hist.eval_accuracy.append(self.evaluate(eval_texts, eval_labels)["accuracy"])
+                with warnings.catch_warnings():  # la cabeza ya se está entrenando
+                    warnings.simplefilter("ignore", UntrainedHeadWarning)
+                    accuracy = self.evaluate(eval_texts, eval_labels)["accuracy"]
+                hist.eval_accuracy.append(accuracy)
 
         batches = self._batches(texts, y, sampler, gen, batch_size, epochs)
         res = train(self._ddp() if distributed else self.model, batches, _classification_loss,
