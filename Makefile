@@ -15,6 +15,8 @@ BUILD  := $(OUT)/_build
 STAMP  := $(VENV)/.installed
 # Fuerza la reejecución de todos los capítulos (CI): make book FORCE=1
 FORCE  ?= 0
+# Capítulos que se ejecutan a la vez (tools/execute_book.py); vacío: los núcleos, como mucho 4.
+JOBS   ?=
 PYTEST_ARGS ?=
 # Procesos de pytest-xdist para make test (uno por núcleo en la máquina de CI; cada
 # uno con un hilo de OpenMP, ver tests/conftest.py). 0: todo en un solo proceso.
@@ -74,10 +76,12 @@ book: $(STAMP)
 	fi; \
 	if [ "$(FORCE)" = "1" ] || [ "$$(cat $(BUILD)/.code-hash 2>/dev/null)" != "$$hash" ]; then \
 	  echo "labcode o las dependencias cambiaron (o FORCE=1): se reejecutan todos los capítulos"; \
-	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/peak-rss; \
+	  rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/html $(BUILD)/.doctrees $(BUILD)/peak-rss $(BUILD)/execution.json; \
 	fi; \
 	start=$$(date +%s); \
-	LABCODE_BUILD=1 LABCODE_PROGRESS=off LABCODE_BUILD_DIR=$(abspath $(BUILD)) $(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee $(BUILD)/build.log; \
+	export LABCODE_BUILD=1 LABCODE_PROGRESS=off LABCODE_BUILD_DIR=$(abspath $(BUILD)); \
+	$(BIN)/python tools/execute_book.py --build $(BUILD) --toc $(TOC) $(if $(JOBS),--jobs $(JOBS)) 2>&1 | tee $(BUILD)/build.log; \
+	$(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee -a $(BUILD)/build.log; \
 	end=$$(date +%s); \
 	echo "{\"seconds\": $$((end - start)), \"forced\": \"$(FORCE)\"}" > $(BUILD)/build-time.json; \
 	echo "$$hash" > $(BUILD)/.code-hash

@@ -61,11 +61,17 @@ def no_data_source(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def generated_notebooks(tmp_path_factory):
     """Cuadernos de ``tools/make_notebooks.py`` generados de la construcción actual
-    (``make book``), con labcode fijado a ``git rev-parse HEAD``. Tarda ~1 min."""
+    (``make book``), con labcode fijado a ``git rev-parse HEAD``. Tarda ~30 s.
+
+    Con pytest-xdist se generan una sola vez para todos los procesos: en la carpeta
+    temporal común de la sesión, y el primero que llega los escribe mientras los
+    demás esperan (``filelock``).
+    """
     import subprocess
     import sys
 
     from bookutil import BUILD, ROOT, require_build
+    from filelock import FileLock
 
     require_build()
     sys.path.insert(0, str(ROOT / "tools"))
@@ -73,6 +79,14 @@ def generated_notebooks(tmp_path_factory):
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.strip()
-    out = tmp_path_factory.mktemp("notebooks")
-    make_notebooks.write_notebooks(out, build=BUILD, commit=head)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.mktemp("notebooks")
+        make_notebooks.write_notebooks(out, build=BUILD, commit=head)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent  # la misma para todos los procesos
+    out, done = shared / "notebooks", shared / "notebooks.done"
+    with FileLock(str(shared / "notebooks.lock")):
+        if not done.exists():
+            make_notebooks.write_notebooks(out, build=BUILD, commit=head)
+            done.touch()
     return out

@@ -58,6 +58,9 @@ def test_book_build_times_reads_the_execution_cache(tmp_path):
     assert rep["pages"] == {} and rep["total_seconds"] == 0
     assert rep["previous_build"] == {"seconds": 12, "forced": "1"}
     assert rep["peak_rss_bytes"] == {}
+    assert rep["execution"] is None
+    (tmp_path / "execution.json").write_text('{"jobs": 2, "threads": 1}')
+    assert bench.book_build_times(tmp_path)["execution"] == {"jobs": 2, "threads": 1}
 
 
 def test_book_peak_memory_reads_what_each_chapter_recorded(tmp_path):

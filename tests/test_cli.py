@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -78,15 +80,29 @@ def _run(args: list[str], env_extra: dict) -> subprocess.CompletedProcess:
                           text=True, env=env, timeout=300)
 
 
+def _run_in_process(args: list[str], env_extra: dict) -> tuple[int, str, str]:
+    """``main(args)`` en este proceso: (código de salida, stdout, stderr).
+
+    Igual que ``python -m labcode`` salvo el arranque del intérprete (lo cubren
+    las pruebas con subprocesos de abajo), y sin pagar la importación de PyTorch
+    en cada caso.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    env = {"LABCODE_PROFILE": "quick", "HF_HUB_OFFLINE": "1", **env_extra}
+    with mock.patch.dict(os.environ, env), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        os.environ.pop("WORLD_SIZE", None)
+        try:
+            rc = main(args)
+        except SystemExit as exc:  # argparse: --help y errores de uso
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory):
-    """Lanza todos los casos a la vez (cada uno es un proceso ``python -m labcode``)."""
     tmp = tmp_path_factory.mktemp("cli")
-    cases = _cases(tmp)
-    with ThreadPoolExecutor(max_workers=4) as pool:  # 4 procesos a la vez (memoria)
-        done = list(pool.map(lambda c: _run(c[1], c[2]), cases))
-    return {c[0]: ((r.returncode, r.stdout, r.stderr), c[3], c[4])
-            for c, r in zip(cases, done, strict=True)}
+    return {c[0]: (_run_in_process(c[1], c[2]), c[3], c[4]) for c in _cases(tmp)}
 
 
 @pytest.mark.parametrize("name", [
@@ -102,6 +118,14 @@ def test_each_cli_error_is_one_spanish_line(cli_results, name):
     assert len(lines) == 1, err
     assert "Traceback" not in err and text in lines[0], lines[0]
     assert lines[0].startswith("python -m labcode")
+
+
+def test_a_real_process_prints_one_spanish_line_and_exit_code_2():
+    result = _run(["tour", "--seed", "-1"], {})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m labcode tour: error: --seed debe ser un entero entre 0 y 4294967295 "
+        "(2**32 - 1); se recibió -1."], result.stderr
 
 
 def test_debug_shows_the_traceback():

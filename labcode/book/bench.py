@@ -442,7 +442,9 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
         memoria en bytes}`` (lo que anotó :func:`labcode.book.notebook.record_peak_memory`
         al final de cada capítulo; vacío si no hay anotaciones) y
         ``previous_build``: el contenido de ``build-time.json`` (la construcción
-        anterior completa) si existe.
+        anterior completa) si existe, y ``execution``: el de ``execution.json``
+        (``jobs``, capítulos a la vez, y ``threads``, hilos de cada uno, que escribe
+        ``tools/execute_book.py``) si existe.
 
     Raises
     ------
@@ -467,16 +469,16 @@ def book_build_times(build_dir: str | os.PathLike | None = None) -> dict[str, An
         seconds = (record.data or {}).get("execution_seconds")
         if seconds is not None:
             pages[Path(record.uri).stem] = float(seconds)
-    previous = None
-    time_file = build / "build-time.json"
-    if time_file.is_file():
-        previous = json.loads(time_file.read_text(encoding="utf-8"))
+    previous, execution = (
+        json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        for path in (build / "build-time.json", build / "execution.json"))
     return {
         "name": "build",
         "pages": dict(sorted(pages.items())),
         "total_seconds": sum(pages.values()),
         "peak_rss_bytes": book_peak_memory(build),
         "previous_build": previous,
+        "execution": execution,
     }
 
 
