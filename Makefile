@@ -80,7 +80,8 @@ book: $(STAMP)
 	fi; \
 	start=$$(date +%s); \
 	export LABCODE_BUILD=1 LABCODE_PROGRESS=off LABCODE_BUILD_DIR=$(abspath $(BUILD)); \
-	$(BIN)/python tools/execute_book.py --build $(BUILD) --toc $(TOC) $(if $(JOBS),--jobs $(JOBS)) 2>&1 | tee $(BUILD)/build.log; \
+	$(BIN)/python -m labcode prefetch 2>&1 | tee $(BUILD)/build.log; \
+	$(BIN)/python tools/execute_book.py --build $(BUILD) --toc $(TOC) $(if $(JOBS),--jobs $(JOBS)) 2>&1 | tee -a $(BUILD)/build.log; \
 	$(BIN)/jupyter-book build . --path-output $(OUT) --toc $(TOC) --builder html -W -n --keep-going 2>&1 | tee -a $(BUILD)/build.log; \
 	end=$$(date +%s); \
 	echo "{\"seconds\": $$((end - start)), \"forced\": \"$(FORCE)\"}" > $(BUILD)/build-time.json; \

@@ -12,6 +12,7 @@ Ejemplos::
     torchrun --nproc_per_node 2 -m labcode finetune-bert --train-limit 2000
     python -m labcode generate "Había una vez" --strategy sample --seed 0
     python -m labcode bench mha generation --json resultados.json
+    python -m labcode prefetch
 
 Errores: cada error se escribe en **una línea** en español en la salida de
 errores, con código de salida 2 (un argumento, fichero o carpeta no válidos),
@@ -141,6 +142,33 @@ class _SpanishArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {text} (usa --help para ver las opciones)\n")
 
 
+def prefetch() -> int:
+    """Consigue los datos del libro y prepara sus modelos locales, por adelantado.
+
+    Consigue (de ``LABCODE_DATA``, de la caché o descargándolo) y comprueba cada
+    fichero de datos, y convierte a safetensors el decodificador GGUF empaquetado
+    (SmolLM2). Si no, esa conversión la hace el primer capítulo que lo usa, y
+    necesita memoria para una copia más del modelo. Los modelos del Hub se
+    descargan al usarse.
+    Lo usan ``make book`` (antes de ejecutar los capítulos) y Binder (al construir
+    la imagen).
+    """
+    from labcode.data import registry
+    from labcode.hf import pretrained
+
+    for name in sorted(registry.REGISTRY):
+        print(f"datos {name}: {registry.fetch(name)}", flush=True)
+    specs = {}
+    for spec in (pretrained.resolve_bert_model(), pretrained.resolve_gpt_model(),
+                 pretrained.smollm2_spec()):
+        specs.setdefault(spec.path_or_id, spec)
+    for spec in specs.values():
+        where = ("del Hub de Hugging Face (se descarga al usarlo)" if spec.source == "hub"
+                 else pretrained.local_model_dir(spec))
+        print(f"modelo {spec.name}: {where}", flush=True)
+    return 0
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -155,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="ORDEN", title="órdenes")
     p_tour = sub.add_parser("tour", help="recorrido guiado por las piezas del Transformer")
     p_tour.add_argument("--seed", type=int, default=0, help="semilla (por defecto 0)")
+    sub.add_parser("prefetch", help="consigue los datos y prepara los modelos por adelantado",
+                   description=prefetch.__doc__.split("\n\n")[0])
     # Subórdenes que viven en su módulo: cada uno define add_cli(subparsers) y run_cli(args).
     for module_name in _CLI_MODULES:
         try:
@@ -191,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "tour"):
             prog = f"{prog} tour"
             return tour(seed=getattr(args, "seed", 0))
+        if args.command == "prefetch":
+            prog = f"{prog} prefetch"
+            return prefetch()
         handler = _HANDLERS.get(args.command)
         if handler is None:  # pragma: no cover - argparse ya rechaza órdenes desconocidas
             parser.error(f"orden desconocida: {args.command}")

@@ -131,18 +131,28 @@ def html(page: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-@cache
-def executed_notebook(page: str):
-    """El cuaderno ejecutado (``nbformat``) de una página, desde jupyter-cache."""
+def _cache_record(page: str):
+    """El registro de jupyter-cache con la ejecución de ``page`` en esta construcción."""
     from jupyter_cache import get_cache
 
     require_build()
     cache = get_cache(str(BUILD / ".jupyter_cache"))
-    uri = str((ROOT / f"{page}.md").resolve())
-    record = cache.get_cached_project_nb(uri)
+    record = cache.get_cached_project_nb(str((ROOT / f"{page}.md").resolve()))
     if record is None:
         raise BookNotBuilt(f"{page}.md no tiene una ejecución válida en la caché.")
-    return cache.get_cache_bundle(record.pk).nb
+    return cache, record
+
+
+@cache
+def executed_notebook(page: str):
+    """El cuaderno ejecutado (``nbformat``) de una página, desde jupyter-cache."""
+    cache_, record = _cache_record(page)
+    return cache_.get_cache_bundle(record.pk).nb
+
+
+def execution_seconds(page: str) -> float:
+    """Segundos que tardó en ejecutarse ``page`` en esta construcción (jupyter-cache)."""
+    return float(_cache_record(page)[1].data["execution_seconds"])
 
 
 def glued(page: str) -> Glued:

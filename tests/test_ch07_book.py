@@ -5,8 +5,10 @@ No reejecutan el capítulo: leen los valores publicados con ``glue``.
 
 from __future__ import annotations
 
+import math
+
 import pytest
-from bookutil import glued, outputs_text
+from bookutil import execution_seconds, glued, outputs_text
 
 pytestmark = pytest.mark.book
 
@@ -37,7 +39,11 @@ def test_accuracy_before_is_chance_and_after_is_high(g):
 def test_checks_in_chapter(g):
     assert g.float("ch07_head_err") < 1e-5  # cabeza a mano == modelo
     assert g.float("ch07_load_err") < 1e-5  # guardar y cargar no cambia nada
-    assert g.int("ch07_steps") > 0 and g.float("ch07_train_s") > 0
+    # Una época en lotes de 16 (los grupos por longitud son múltiplos de 16 salvo el último).
+    n_train = int(g["ch07_n_train"].replace(" ", ""))
+    assert g.int("ch07_steps") == math.ceil(n_train / 16)
+    # El entrenamiento es una parte de la ejecución del capítulo.
+    assert 0 < g.float("ch07_train_s") < execution_seconds(PAGE)
 
 
 def test_exercise_solved(g):

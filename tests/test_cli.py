@@ -153,3 +153,28 @@ def test_translate_argparse_messages():
         "argumento --lr: falta su valor")
     assert translate_argparse("ambiguous option: --e could match --epochs, --eval-limit") == (
         "opción ambigua: --e puede ser --epochs, --eval-limit")
+
+
+def test_prefetch_gets_every_data_file_and_prepares_the_local_models(monkeypatch, capsys):
+    from labcode.data import registry
+    from labcode.hf import pretrained
+
+    monkeypatch.setenv("LABCODE_PROFILE", "quick")
+    prepared = []
+    monkeypatch.setattr(pretrained, "local_model_dir",
+                        lambda spec: prepared.append(spec.name) or f"/preparado/{spec.name}")
+    assert main(["prefetch"]) == 0
+    out = capsys.readouterr().out
+    for name in registry.REGISTRY:
+        assert f"datos {name}: " in out
+    # Perfil quick: MiniLM y SmolLM2 (el decodificador del perfil, una sola vez).
+    assert prepared == ["all-MiniLM-L6-v2", "SmolLM2-135M-Instruct"]
+    assert "modelo SmolLM2-135M-Instruct: /preparado/SmolLM2-135M-Instruct" in out
+
+
+def test_prefetch_without_data_is_one_spanish_line(no_data_source, monkeypatch, capsys):
+    monkeypatch.delenv("LABCODE_DATA", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["prefetch"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("python -m labcode prefetch: error: "), err

@@ -15,7 +15,10 @@ se reproduce eso en la máquina de CI:
 
 La celda de instalación se ejecuta también: fuera de Colab no hace nada. Cada
 prueba imprime el tiempo de su capítulo. Coste: crear el entorno (1-3 min según
-la carga de la máquina) y ~1 min de capítulos.
+la carga de la máquina) y ~1 min de capítulos. ``.ci/run`` crea el entorno (sin
+labcode) mientras construye el libro, con ``python tests/test_colab.py --prepare
+CARPETA``, y lo pasa en ``LABCODE_COLAB_VENV``; la prueba solo lo usa si se
+preparó con los requisitos actuales, e instala en él la rueda recién construida.
 
     .venv/bin/python -m pytest -m colab -s
 """

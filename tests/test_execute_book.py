@@ -148,3 +148,12 @@ def test_jupyter_book_found_every_chapter_in_the_cache():
     assert executed, "execution.json no dice qué páginas se ejecutaron"
     for page in executed:
         assert f"{page}.md: Using cached notebook" in log, page
+
+
+def test_previous_times_prefer_the_last_run_over_the_reference(tmp_path):
+    reference = execute_book.previous_times(tmp_path)
+    assert reference["book/07_fine_tuning_bert"] > reference["book/01_motivacion"]
+    (tmp_path / execute_book.TIMES_FILE).write_text('{"pages": {"book/01_motivacion": 999}}')
+    times = execute_book.previous_times(tmp_path)
+    assert times["book/01_motivacion"] == 999
+    assert times["book/07_fine_tuning_bert"] == reference["book/07_fine_tuning_bert"]

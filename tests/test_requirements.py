@@ -6,7 +6,8 @@
   instala ``make venv``.
 - ``binder/requirements.txt``: las mismas versiones que ``requirements.txt``
   (repo2docker las instala en una capa en caché) con PyTorch sólo CPU;
-  ``binder/postBuild`` sólo instala labcode y genera los cuadernos.
+  ``binder/postBuild`` sólo instala labcode, prepara sus datos y modelos
+  (``python -m labcode prefetch``) y trae los cuadernos.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def test_binder_post_build_only_installs_labcode_and_generates_notebooks():
         "pip install --no-cache-dir --no-deps -e .",
     ], commands
     assert not any(c.startswith("pip install") for c in commands[2:]), commands
+    # Datos y conversión de SmolLM2 en la imagen (ningún capítulo la paga con los 2 GB
+    # de Binder), sin que un fallo de red impida construirla.
+    assert commands[2].startswith("python -m labcode prefetch ||"), commands
     # Binder no tiene la construcción del libro: descarga los cuadernos ya generados.
     assert any("notebooks.tar.gz" in c for c in commands[2:])
     runtime = (ROOT / "binder" / "runtime.txt").read_text(encoding="utf-8").strip()

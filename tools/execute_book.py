@@ -90,12 +90,14 @@ def default_jobs() -> int:
 
 
 def previous_times(build: Path) -> dict[str, float]:
-    """Segundos por página de la última ejecución, o de la medición de referencia."""
-    for path in (build / TIMES_FILE, REFERENCE_TIMES):
+    """Segundos por página: los de la última ejecución en ``build`` y, para las que no
+    tenga, los de la medición de referencia."""
+    times: dict[str, float] = {}
+    for path in (REFERENCE_TIMES, build / TIMES_FILE):
         if path.is_file():
-            return {str(k): float(v) for k, v in json.loads(path.read_text("utf-8"))
-                    .get("pages", {}).items()}
-    return {}
+            pages = json.loads(path.read_text("utf-8")).get("pages", {})
+            times.update({str(k): float(v) for k, v in pages.items()})
+    return times
 
 
 def read_page(path: str | Path):
