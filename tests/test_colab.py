@@ -140,8 +140,8 @@ def colab_env(tmp_path_factory) -> dict:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", "-w", str(wheels), str(src)], check=True)
     (wheel,) = wheels.glob("labcode-*.whl")
-    venv = _prepared_venv()
-    python = venv / "bin" / "python" if venv else prepare_reader_venv(base / "venv")
+    prepared = _prepared_venv()
+    python = prepared / "bin" / "python" if prepared else prepare_reader_venv(base / "venv")
     venv = python.parent.parent
     _pip(python, "--no-deps", "--force-reinstall", str(wheel))
     env = {k: v for k, v in os.environ.items() if k not in REPO_VARS}
@@ -149,7 +149,7 @@ def colab_env(tmp_path_factory) -> dict:
                LABCODE_PROFILE="quick", MPLBACKEND="Agg", PATH=f"{venv / 'bin'}:{env['PATH']}")
     work = base / "trabajo"
     work.mkdir()
-    print(f"\n[colab] entorno {'preparado' if _prepared_venv() else 'nuevo'} y rueda en "
+    print(f"\n[colab] entorno {'preparado' if prepared else 'nuevo'} y rueda en "
           f"{time.perf_counter() - start:.0f} s")
     return {"python": python, "env": env, "work": work, "runner": base / "runner.py"}
 

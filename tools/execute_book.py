@@ -140,11 +140,11 @@ def _cache_result(cache, page: str, nb, seconds: float, exc_string: str | None,
     from jupyter_cache.cache.db import NbProjectRecord
 
     uri = str((root / f"{page}.md").resolve())
-    cache.add_nb_to_project(uri, read_data=READ_DATA)
+    record = cache.add_nb_to_project(uri, read_data=READ_DATA)
     if exc_string:
         NbProjectRecord.set_traceback(uri, exc_string, cache.db)
         return
-    NbProjectRecord.remove_tracebacks([cache.get_project_record(uri).pk], cache.db)
+    NbProjectRecord.remove_tracebacks([record.pk], cache.db)
     cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": seconds}),
                                 check_validity=False, overwrite=True)
 
